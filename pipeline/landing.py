@@ -1,0 +1,154 @@
+"""What lands in ClickHouse and on output topics for a batch of input messages (no Kafka, no I/O).
+
+The stream hands over raw messages with their Kafka position; this module validates, scores and
+shapes rows, so the same code is tested directly and runs inside the Faust agents.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.events import Kind, Rejected, Review, Touchpoint, parse_review, parse_touchpoint
+from pipeline.text import TextResult, analyze_many, mask_pii
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One consumed Kafka message: its value and where it came from."""
+
+    value: bytes
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class Landing:
+    """Rows per ClickHouse table and messages per output topic, for one batch."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    scored: list[dict[str, Any]] = field(default_factory=list)
+    touchpoints: list[Touchpoint] = field(default_factory=list)
+    sentiments: dict[str, float] = field(default_factory=dict)
+
+    def add(self, table: str, row: dict[str, Any]) -> None:
+        """Queue a row for `table`."""
+        self.rows.setdefault(table, []).append(row)
+
+
+def _utc(ts: datetime | None) -> str | None:
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if ts else None
+
+
+def _position(msg: Message) -> dict[str, Any]:
+    return {"kafka_topic": msg.topic, "kafka_partition": msg.partition, "kafka_offset": msg.offset}
+
+
+def dead_letter(msg: Message, rejected: Rejected) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The DLQ topic message (raw payload, for replay) and the DLQ table row (PII masked)."""
+    position = {"source_topic": msg.topic, "kafka_partition": msg.partition, "kafka_offset": msg.offset}
+    topic_message = {**position, "reason": rejected.reason, "payload": rejected.raw}
+    row = {**position, "reason": mask_pii(rejected.reason), "payload": mask_pii(rejected.raw)}
+    return topic_message, row
+
+
+def touchpoint_row(tp: Touchpoint, msg: Message, text: str, sentiment: float | None) -> dict[str, Any]:
+    """A `cx.touchpoints` row."""
+    return {
+        "event_id": tp.event_id,
+        "case_id": tp.case_id,
+        "customer_id": tp.customer_id,
+        "channel": tp.channel.value,
+        "kind": tp.kind.value,
+        "actor": tp.actor.value,
+        "agent_id": tp.agent_id or "",
+        "department": tp.department or "",
+        "ts": _utc(tp.ts),
+        "priority": tp.priority.value,
+        "promised_by": _utc(tp.promised_by),
+        "text": text,
+        "sentiment": sentiment,
+        "attrs": json.dumps(tp.attrs, ensure_ascii=False, sort_keys=True),
+        **_position(msg),
+    }
+
+
+def review_row(review: Review, msg: Message, result: TextResult) -> dict[str, Any]:
+    """A `cx.reviews` row with its text analytics."""
+    return {
+        "review_id": review.review_id,
+        "customer_id": review.customer_id,
+        "case_id": review.case_id or "",
+        "channel": review.channel.value,
+        "rating": review.rating,
+        "ts": _utc(review.ts),
+        "source": review.source,
+        "text": result.text,
+        "sentiment": round(result.sentiment, 6),
+        "label": result.label,
+        "tokens": result.tokens,
+        "keywords": result.keywords,
+        "aspects": [(a.aspect, a.polarity) for a in result.aspects],
+        **_position(msg),
+    }
+
+
+def scored_message(source: str, source_id: str, case_id: str | None, ts: datetime, result: TextResult) -> dict:
+    """The `cx.scored` message for one analysed text."""
+    return {
+        "source": source,
+        "id": source_id,
+        "case_id": case_id,
+        "ts": ts.isoformat(),
+        **result.model_dump(mode="json"),
+    }
+
+
+def land_touchpoints(messages: Sequence[Message]) -> Landing:
+    """Validate touchpoints, score customer messages, shape rows; invalid ones become dead letters."""
+    landing = Landing()
+    valid: list[tuple[Message, Touchpoint]] = []
+    for msg in messages:
+        parsed = parse_touchpoint(msg.value)
+        if isinstance(parsed, Rejected):
+            topic_message, row = dead_letter(msg, parsed)
+            landing.dead_letters.append(topic_message)
+            landing.add("cx.dlq", row)
+        else:
+            valid.append((msg, parsed))
+    # Only customer words carry the customer's mood; agent texts are stored masked but not scored.
+    to_score = [(m, tp) for m, tp in valid if tp.kind is Kind.customer_message and tp.text]
+    results = dict(zip((tp.event_id for _, tp in to_score), analyze_many([tp.text for _, tp in to_score])))
+    for msg, tp in valid:
+        result = results.get(tp.event_id)
+        if result is not None:
+            landing.sentiments[tp.event_id] = result.sentiment
+            landing.scored.append(scored_message("touchpoint", tp.event_id, tp.case_id, tp.ts, result))
+        text = result.text if result is not None else (mask_pii(tp.text) if tp.text else "")
+        landing.add("cx.touchpoints", touchpoint_row(tp, msg, text, result.sentiment if result else None))
+        landing.touchpoints.append(tp)
+    return landing
+
+
+def land_reviews(messages: Sequence[Message]) -> Landing:
+    """Validate and analyse reviews; invalid ones become dead letters."""
+    landing = Landing()
+    valid: list[tuple[Message, Review]] = []
+    for msg in messages:
+        parsed = parse_review(msg.value)
+        if isinstance(parsed, Rejected):
+            topic_message, row = dead_letter(msg, parsed)
+            landing.dead_letters.append(topic_message)
+            landing.add("cx.dlq", row)
+        else:
+            valid.append((msg, parsed))
+    results = analyze_many([r.text for _, r in valid])
+    for (msg, review), result in zip(valid, results):
+        landing.add("cx.reviews", review_row(review, msg, result))
+        landing.scored.append(scored_message("review", review.review_id, review.case_id, review.ts, result))
+    return landing

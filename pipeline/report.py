@@ -1,0 +1,67 @@
+"""The run summary: printed by `cx demo` and written as a Markdown report."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.store import Store
+from pipeline.summary import Landed, channel_summary, landed
+
+
+class RunResult(Protocol):
+    """What a feed run knows about itself."""
+
+    fed: object
+    landed: Landed
+    seconds: float
+
+
+def _totals(store: Store, result: RunResult | None) -> list[tuple[str, str]]:
+    now = landed(store)
+    rows = []
+    if result is not None:
+        fed = result.fed
+        rows += [
+            ("events in", f"{fed.total}"),
+            ("  touchpoints fed", f"{fed.touchpoints}"),
+            ("  reviews fed", f"{fed.reviews}"),
+            ("  invalid fed", f"{fed.invalid}"),
+        ]
+    rows += [
+        ("touchpoints landed", f"{now.touchpoints}"),
+        ("reviews landed", f"{now.reviews}"),
+        ("DLQ (rejected, with reason)", f"{now.dlq}"),
+    ]
+    if result is not None and result.seconds > 0:
+        rows.append(("wall time", f"{result.seconds:.1f} s ({result.fed.total / result.seconds:,.0f} events/s)"))
+    return rows
+
+
+def print_summary(console: Console, store: Store, result: RunResult | None = None) -> None:
+    """Print the totals and the per-channel table."""
+    totals = Table("measure", "value", title="cx demo summary")
+    for name, value in _totals(store, result):
+        totals.add_row(name, value)
+    console.print(totals)
+    columns, rows = channel_summary(store)
+    table = Table(*columns, title="by channel")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+def write_report(store: Store, result: RunResult | None, path: Path) -> Path:
+    """Write the summary as Markdown to `path`."""
+    lines = [f"# cx run report ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "", "| measure | value |", "|---|---|"]
+    lines += [f"| {name.strip()} | {value} |" for name, value in _totals(store, result)]
+    columns, rows = channel_summary(store)
+    lines += ["", "## By channel", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,7 @@
+"""ClickHouse access: one small interface, an embedded (chdb) and a server (clickhouse-driver) backend."""
+
+from pipeline.store.base import Store, StoreBusy, StoreError
+from pipeline.store.migrations import apply_migrations
+from pipeline.store.open import open_store
+
+__all__ = ["Store", "StoreBusy", "StoreError", "apply_migrations", "open_store"]

@@ -1,0 +1,112 @@
+"""Embedded ClickHouse (chdb): the default store, data in a local directory, one process at a time."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pipeline.store.base import StoreBusy, StoreError
+
+_LOCK_MARKERS = ("Cannot lock file", "already running")
+# chdb allows one data path per process; remember which one this process opened.
+_open: dict[str, "EmbeddedStore"] = {}
+_open_guard = threading.Lock()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+class EmbeddedStore:
+    """chdb connection guarded by a lock: chdb runs one statement at a time per connection."""
+
+    def __init__(self, path: Path):
+        import chdb
+
+        self.path = path.resolve()
+        self.description = f"embedded ClickHouse (chdb) at {self.path}"
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._conn = chdb.connect(str(self.path))
+        except RuntimeError as exc:
+            if any(m in str(exc) for m in _LOCK_MARKERS):
+                raise StoreBusy(
+                    f"the embedded ClickHouse store at {self.path} is in use by another process "
+                    "(a running `cx worker` or `cx demo`?). Stop it, or point CX_DATA_DIR elsewhere, "
+                    "or set CX_CLICKHOUSE_URL to use a ClickHouse server."
+                ) from None
+            raise StoreError(str(exc)) from None
+
+    @classmethod
+    def open(cls, path: Path) -> "EmbeddedStore":
+        """The process-wide store for `path` (chdb cannot open two directories in one process)."""
+        key = str(path.resolve())
+        with _open_guard:
+            store = _open.get(key)
+            if store is None or store._conn is None:
+                if any(s._conn is not None for s in _open.values()):
+                    other = next(k for k, s in _open.items() if s._conn is not None)
+                    raise StoreError(f"this process already uses the embedded store at {other}")
+                store = _open[key] = cls(path)
+            return store
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+        """Run a SELECT; return column names and rows with Python types."""
+        table = self._run(sql, "ArrowTable", params)
+        names = list(table.column_names)
+        rows = [tuple(r[i] for i in range(len(names))) for r in _rows(table)]
+        return names, rows
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run a statement that returns nothing."""
+        self._run(sql, "CSV", params)
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Stream rows as JSONEachRow data into `table` (data, not SQL text)."""
+        if not rows:
+            return 0
+        payload = "\n".join(json.dumps(r, ensure_ascii=False, default=_json_default) for r in rows)
+        with self._lock:
+            try:
+                with self._conn.send_insert(f"INSERT INTO {table}", format="JSONEachRow") as inserter:
+                    inserter.append(payload.encode("utf-8"))
+                    inserter.finish()
+            except RuntimeError as exc:
+                raise StoreError(str(exc)) from None
+        return len(rows)
+
+    def _run(self, sql: str, fmt: str, params: Mapping[str, Any] | None):
+        with self._lock:
+            if self._conn is None:
+                raise StoreError("store is closed")
+            try:
+                return self._conn.query(sql, fmt, params=dict(params) if params else None)
+            except RuntimeError as exc:
+                raise StoreError(str(exc).strip()) from None
+
+    def close(self) -> None:
+        """Close the connection and release the directory lock."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def _rows(table) -> list[tuple]:
+    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    return list(zip(*columns)) if columns else []

@@ -1,0 +1,84 @@
+"""Apply `schemas/clickhouse/NNN_*.sql` in order, each exactly once, recorded in `cx.schema_migrations`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.store.base import Store, StoreError
+
+_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+def migrations_dir() -> Path:
+    """Where the migrations live: CX_MIGRATIONS_DIR, else the repository's schemas/clickhouse."""
+    override = os.environ.get("CX_MIGRATIONS_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered SQL file."""
+
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        """Fingerprint of the file, to notice an applied migration being edited."""
+        return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()[:16]
+
+    def statements(self) -> list[str]:
+        """The file's statements: split on a `;` that ends a line (our SQL keeps `;` out of strings)."""
+        body = "\n".join(line for line in self.sql.splitlines() if not line.strip().startswith("--"))
+        return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
+
+
+def load_migrations(folder: Path | None = None) -> list[Migration]:
+    """All migrations in version order; duplicate versions are an error."""
+    folder = folder or migrations_dir()
+    found: dict[int, Migration] = {}
+    for path in sorted(folder.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise StoreError(f"migration file name must look like 001_name.sql: {path.name}")
+        version = int(match.group(1))
+        if version in found:
+            raise StoreError(f"two migrations share version {version:03d}: {found[version].name}, {path.name}")
+        found[version] = Migration(version, path.name, path.read_text(encoding="utf-8"))
+    return [found[v] for v in sorted(found)]
+
+
+def apply_migrations(store: Store, folder: Path | None = None) -> list[str]:
+    """Bring the schema up to date; return the names applied now."""
+    store.execute("CREATE DATABASE IF NOT EXISTS cx")
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS cx.schema_migrations ("
+        " version UInt32, name String, checksum String,"
+        " applied_at DateTime64(3, 'UTC') DEFAULT now64(3)"
+        ") ENGINE = MergeTree ORDER BY version"
+    )
+    _, rows = store.query("SELECT version, name, checksum FROM cx.schema_migrations ORDER BY version")
+    applied = {int(v): (n, c) for v, n, c in rows}
+    done = []
+    for migration in load_migrations(folder):
+        if migration.version in applied:
+            name, checksum = applied[migration.version]
+            if checksum != migration.checksum:
+                raise StoreError(
+                    f"migration {migration.name} changed after it was applied as {name}; "
+                    "add a new migration instead of editing an applied one"
+                )
+            continue
+        for statement in migration.statements():
+            store.execute(statement)
+        store.insert(
+            "cx.schema_migrations",
+            [{"version": migration.version, "name": migration.name, "checksum": migration.checksum}],
+        )
+        done.append(migration.name)
+    return done

@@ -1,0 +1,22 @@
+"""Choose the backend from the settings and bring its schema up to date."""
+
+from __future__ import annotations
+
+from pipeline.config import Settings
+from pipeline.store.base import Store
+from pipeline.store.migrations import apply_migrations
+
+
+def open_store(settings: Settings, migrate: bool = True) -> Store:
+    """The configured ClickHouse: a server if CX_CLICKHOUSE_URL is set, else embedded chdb."""
+    if settings.clickhouse_url:
+        from pipeline.store.server import ServerStore
+
+        store: Store = ServerStore(settings.clickhouse_url)
+    else:
+        from pipeline.store.embedded import EmbeddedStore
+
+        store = EmbeddedStore.open(settings.data_dir / "clickhouse")
+    if migrate:
+        apply_migrations(store)
+    return store

@@ -1,0 +1,1 @@
+"""The Faust app: topics, agents and tables wired around the plain functions in `pipeline`."""

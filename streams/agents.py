@@ -1,0 +1,60 @@
+"""Agents: consume input topics in batches, land them through `pipeline.landing`, then ack.
+
+Offsets are committed only for acked events, and a batch is acked only after its rows are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+import faust
+
+from pipeline.broker.topics import BREACHES, DLQ, REVIEWS, SCORED, TOUCHPOINTS
+from pipeline.config import Settings
+from pipeline.landing import Landing, Message, land_reviews, land_touchpoints
+from pipeline.store import Store
+from streams.sink import Sink
+
+log = logging.getLogger("cx.agents")
+
+
+def _raw_topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
+    return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
+
+
+def register_agents(app: faust.App, settings: Settings, store: Store) -> None:
+    """Declare topics and the landing agents on `app`."""
+    touchpoints = _raw_topic(app, settings, TOUCHPOINTS)
+    reviews = _raw_topic(app, settings, REVIEWS)
+    sink = Sink(store, dlq=_raw_topic(app, settings, DLQ), scored=_raw_topic(app, settings, SCORED))
+    app.cx_topics = {  # type: ignore[attr-defined]
+        "touchpoints": touchpoints,
+        "reviews": reviews,
+        "breaches": _raw_topic(app, settings, BREACHES),
+    }
+
+    def batch_agent(land: Callable[[Sequence[Message]], Landing]):
+        async def agent(stream: faust.StreamT) -> None:
+            loop = asyncio.get_running_loop()
+            async for events in stream.take_events(settings.batch_size, within=settings.flush_seconds):
+                messages = [
+                    Message(e.message.value or b"", e.message.topic, e.message.partition, e.message.offset)
+                    for e in events
+                ]
+                try:
+                    landing = await loop.run_in_executor(None, land, messages)
+                    await sink.write(landing)
+                except BaseException:
+                    # take_events acks the batch on the way out; an extra reference keeps these
+                    # messages unacked, so their offsets are not committed and they are redelivered.
+                    for e in events:
+                        e.message.incref()
+                    raise
+
+        agent.__name__ = land.__name__
+        return agent
+
+    app.agent(touchpoints, name="land_touchpoints")(batch_agent(land_touchpoints))
+    app.agent(reviews, name="land_reviews")(batch_agent(land_reviews))

@@ -1,0 +1,49 @@
+"""Run the Faust app inside the current asyncio loop until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from pipeline.broker import ensure_topics
+from pipeline.config import Settings
+from pipeline.store import Store
+from streams.app import create_app
+
+log = logging.getLogger("cx.worker")
+
+
+async def run_worker(
+    settings: Settings,
+    store: Store,
+    until: Callable[[], Awaitable[bool]] | None = None,
+    poll: float = 0.25,
+    handle_signals: bool = True,
+) -> None:
+    """Start the app, run until `until()` is true (or SIGINT/SIGTERM), then stop it cleanly."""
+    await asyncio.get_running_loop().run_in_executor(None, ensure_topics, settings)
+    app = create_app(settings, store)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if handle_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    log.info("worker %s consuming from %s", settings.app_id, settings.kafka_bootstrap)
+    try:
+        while not stop.is_set():
+            if app.should_stop or app.crashed:
+                raise RuntimeError(f"worker crashed: {app.crash_reason!r}")
+            if until is not None and await until():
+                break
+            try:
+                await asyncio.wait_for(stop.wait(), poll)
+            except TimeoutError:
+                pass
+    finally:
+        await app.stop()
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
