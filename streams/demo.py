@@ -35,9 +35,12 @@ async def feed_and_wait(
     on_landed: Callable[[Landed], None] | None = None,
     stall_timeout: float = 120.0,
 ) -> FeedResult:
-    """Run a worker, produce `lines`, and return once every line is in its table or the DLQ."""
+    """Run a worker, produce `lines`, and return once every line is in its table or the DLQ.
+
+    Counts are distinct ids landed since the call began, so the store may already hold data."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
+    before = await loop.run_in_executor(None, landed, store)
     fed_future = loop.run_in_executor(None, produce_lines, settings, lines, on_sent)
     progress = {"seen": -1, "at": time.monotonic()}
     state: dict[str, Landed] = {}
@@ -46,7 +49,7 @@ async def feed_and_wait(
         now = await loop.run_in_executor(None, landed, store)
         state["landed"] = now
         if on_landed is not None:
-            on_landed(now)
+            on_landed(Landed(now.touchpoints - before.touchpoints, now.reviews - before.reviews, now.dlq - before.dlq))
         total = now.touchpoints + now.reviews + now.dlq
         if total != progress["seen"]:
             progress.update(seen=total, at=time.monotonic())
@@ -56,7 +59,11 @@ async def feed_and_wait(
             return False
         fed = fed_future.result()
         # Count what landed (a broker's end offsets are not trusted for this).
-        return now.touchpoints >= fed.touchpoints and now.reviews >= fed.reviews and now.dlq >= fed.invalid
+        return (
+            now.touchpoints - before.touchpoints >= fed.touchpoints
+            and now.reviews - before.reviews >= fed.reviews
+            and now.dlq - before.dlq >= fed.invalid
+        )
 
     await run_worker(settings, store, until=all_landed, poll=0.5, handle_signals=False)
     return FeedResult(fed=fed_future.result(), landed=state["landed"], seconds=time.monotonic() - started)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -13,7 +14,7 @@ from typing import Any
 
 from pipeline.store.base import StoreBusy, StoreError
 
-_LOCK_MARKERS = ("Cannot lock file", "already running")
+_LOCK_MARKERS = ("Cannot lock file", "already running", "Error initializing EmbeddedServer")
 # chdb allows one data path per process; remember which one this process opened.
 _open: dict[str, "EmbeddedStore"] = {}
 _open_guard = threading.Lock()
@@ -41,16 +42,22 @@ class EmbeddedStore:
         self.description = f"embedded ClickHouse (chdb) at {self.path}"
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        # Ask the lock file first: chdb would print its own error to stderr before raising a vague one.
+        if _held_elsewhere(self.path / "status"):
+            raise self._busy()
         try:
             self._conn = chdb.connect(str(self.path))
         except RuntimeError as exc:
-            if any(m in str(exc) for m in _LOCK_MARKERS):
-                raise StoreBusy(
-                    f"the embedded ClickHouse store at {self.path} is in use by another process "
-                    "(a running `cx worker` or `cx demo`?). Stop it, or point CX_DATA_DIR elsewhere, "
-                    "or set CX_CLICKHOUSE_URL to use a ClickHouse server."
-                ) from None
+            if any(m in str(exc) for m in _LOCK_MARKERS) and _held_elsewhere(self.path / "status"):
+                raise self._busy() from None
             raise StoreError(str(exc)) from None
+
+    def _busy(self) -> StoreBusy:
+        return StoreBusy(
+            f"the embedded ClickHouse store at {self.path} is in use by another process "
+            "(a running `cx worker` or `cx demo`?). Stop it, or point CX_DATA_DIR elsewhere, "
+            "or set CX_CLICKHOUSE_URL to use a ClickHouse server."
+        )
 
     @classmethod
     def open(cls, path: Path) -> "EmbeddedStore":
@@ -105,6 +112,19 @@ class EmbeddedStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _held_elsewhere(status_file: Path) -> bool:
+    """Whether another process holds ClickHouse's lock on `status_file` (flock, as the server takes it)."""
+    if not status_file.exists():
+        return False
+    with open(status_file, "rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 def _rows(table) -> list[tuple]:

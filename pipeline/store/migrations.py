@@ -53,16 +53,18 @@ def load_migrations(folder: Path | None = None) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def apply_migrations(store: Store, folder: Path | None = None) -> list[str]:
-    """Bring the schema up to date; return the names applied now."""
-    store.execute("CREATE DATABASE IF NOT EXISTS cx")
+def apply_migrations(store: Store, folder: Path | None = None, ledger: str = "cx.schema_migrations") -> list[str]:
+    """Bring the schema up to date; return the names applied now. `ledger` records what was applied."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*", ledger):
+        raise StoreError(f"not a table name: {ledger!r}")
+    store.execute(f"CREATE DATABASE IF NOT EXISTS {ledger.split('.')[0]}")
     store.execute(
-        "CREATE TABLE IF NOT EXISTS cx.schema_migrations ("
+        f"CREATE TABLE IF NOT EXISTS {ledger} ("
         " version UInt32, name String, checksum String,"
         " applied_at DateTime64(3, 'UTC') DEFAULT now64(3)"
         ") ENGINE = MergeTree ORDER BY version"
     )
-    _, rows = store.query("SELECT version, name, checksum FROM cx.schema_migrations ORDER BY version")
+    _, rows = store.query(f"SELECT version, name, checksum FROM {ledger} ORDER BY version")
     applied = {int(v): (n, c) for v, n, c in rows}
     done = []
     for migration in load_migrations(folder):
@@ -77,7 +79,7 @@ def apply_migrations(store: Store, folder: Path | None = None) -> list[str]:
         for statement in migration.statements():
             store.execute(statement)
         store.insert(
-            "cx.schema_migrations",
+            ledger,
             [{"version": migration.version, "name": migration.name, "checksum": migration.checksum}],
         )
         done.append(migration.name)

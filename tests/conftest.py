@@ -1,0 +1,73 @@
+"""Shared fixtures: one real Tansu broker and one embedded ClickHouse store per test session.
+
+chdb allows one data directory per process, so every test shares `store`; tests that count rows
+start from `clean_store`. Each test gets its own topic prefix and consumer group on the broker.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline.broker import LocalBroker
+from pipeline.config import Settings
+from pipeline.store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CX_SHARED_DIR", REPO.parent / "shared"))
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The team's shared folder (labelled reviews, seeds) next to the repository."""
+    assert SHARED.is_dir(), f"shared data not found at {SHARED} (set CX_SHARED_DIR)"
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory) -> LocalBroker:
+    """A real Kafka-protocol broker (Tansu) on a free port for the whole session."""
+    local = LocalBroker(log=tmp_path_factory.mktemp("broker") / "broker.log").start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory):
+    """The session's embedded ClickHouse with every migration applied."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("cx"))
+    st = open_store(settings)
+    yield st
+    st.close()
+
+
+CX_TABLES = ("cx.touchpoints", "cx.reviews", "cx.dlq")
+
+
+@pytest.fixture
+def clean_store(store):
+    """The session store with every data table emptied (the migration ledger stays)."""
+    _, rows = store.query("SELECT name FROM system.tables WHERE database = 'cx' AND name != 'schema_migrations'")
+    for (name,) in rows:
+        if not name.startswith(".inner"):
+            store.execute(f"TRUNCATE TABLE IF EXISTS cx.`{name}`")
+    return store
+
+
+@pytest.fixture
+def settings(broker, tmp_path) -> Settings:
+    """Settings for one test: the session broker, its own topics and consumer group."""
+    n = next(_ids)
+    return Settings(
+        kafka_bootstrap=broker.bootstrap,
+        topic_prefix=f"t{n}.",
+        app_id=f"cx-test-{n}-{os.getpid()}",
+        data_dir=tmp_path / "cx",
+        batch_size=500,
+        flush_seconds=0.3,
+        session_timeout_s=6.0,
+    )
