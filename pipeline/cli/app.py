@@ -171,10 +171,13 @@ def demo(
         source = str(input_file)
     else:
         bad = malformed if malformed is not None else max(1, events // 200)
-        # Recent timestamps, so the dashboards' "last 24 hours" shows the run.
-        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=24)
-        lines = make(events, seed=7, start=start.astimezone(timezone(timedelta(hours=8))), malformed=bad).lines
-        source = f"{events} generated events + {bad} malformed"
+        # The feed ends now (later events have not happened yet), so dashboards show a live day
+        # and cases still waiting at the end are really waiting.
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        start = (now - timedelta(seconds=events * 5 / 3, hours=36)).astimezone(timezone(timedelta(hours=8)))
+        workload = make(events, seed=7, start=start, malformed=bad, until=now)
+        lines = workload.lines
+        source = f"{workload.touchpoints + workload.reviews} generated events + {bad} malformed"
     try:
         store = open_store(base)
     except StoreError as exc:

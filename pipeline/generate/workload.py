@@ -156,8 +156,13 @@ MALFORMED = [
 ]
 
 
-def generate(events: int, seed: int = 7, start: datetime = DEFAULT_START, malformed: int = 0) -> Workload:
-    """About `events` valid lines (touchpoints + reviews) plus `malformed` bad ones, in time order."""
+def generate(
+    events: int, seed: int = 7, start: datetime = DEFAULT_START, malformed: int = 0, until: datetime | None = None
+) -> Workload:
+    """`events` valid lines (touchpoints + reviews) plus `malformed` bad ones, in time order.
+
+    With `until`, what would happen after it is left out (cases still open, follow-ups still due),
+    so fewer lines may come back: a live-looking feed that ends now."""
     rng = random.Random(seed)
     timed: list[tuple[str, int, dict]] = []
     n = 0
@@ -183,6 +188,8 @@ def generate(events: int, seed: int = 7, start: datetime = DEFAULT_START, malfor
             }
             timed.append((standalone["ts"], len(timed), standalone))
     timed = timed[:events]
+    if until is not None:
+        timed = [t for t in timed if datetime.fromisoformat(t[0]) <= until]
     timed.sort(key=lambda x: (datetime.fromisoformat(x[0]), x[1]))
     lines = [json.dumps(e, ensure_ascii=False) for _, _, e in timed]
     reviews = sum(1 for _, _, e in timed if "review_id" in e)
