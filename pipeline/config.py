@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -27,6 +28,12 @@ class Settings(BaseModel):
     flush_seconds: float = Field(default=1.0, gt=0)
     # Low enough that a local broker does not make every start wait half a minute for the group join.
     session_timeout_s: float = Field(default=10.0, gt=0)
+    # Deadlines: the event-time watermark on replay, the wall clock live (see pipeline.cases.book).
+    clock: Literal["auto", "event", "wall"] = "auto"
+    # Bytes per producer batch. The local Tansu broker reports a multi-record batch as one record in
+    # ListOffsets, which cuts table recovery short; the local stack sends one record per batch.
+    producer_max_batch: int = Field(default=16384, ge=1)
+    tick_seconds: float = Field(default=1.0, gt=0)
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -42,9 +49,18 @@ class Settings(BaseModel):
             "batch_size": int(_env("CX_BATCH_SIZE", "500")),
             "flush_seconds": float(_env("CX_FLUSH_SECONDS", "1.0")),
             "session_timeout_s": float(_env("CX_KAFKA_SESSION_TIMEOUT", "10")),
+            "clock": _env("CX_CLOCK", "auto"),
+            "producer_max_batch": int(_env("CX_PRODUCER_MAX_BATCH", "16384")),
+            "tick_seconds": float(_env("CX_TICK_SECONDS", "1.0")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def for_local_broker(self, bootstrap: str) -> "Settings":
+        """These settings pointed at a local Tansu broker (short group joins, one record per batch)."""
+        return self.model_copy(
+            update={"kafka_bootstrap": bootstrap, "session_timeout_s": min(self.session_timeout_s, 6.0), "producer_max_batch": 1}
+        )
 
     def topic(self, name: str) -> str:
         """Full topic name: the contract name behind an optional prefix (one broker, several envs)."""

@@ -33,8 +33,7 @@ class Landing:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     scored: list[dict[str, Any]] = field(default_factory=list)
-    touchpoints: list[Touchpoint] = field(default_factory=list)
-    sentiments: dict[str, float] = field(default_factory=dict)
+    case_feed: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         """Queue a row for `table`."""
@@ -109,6 +108,17 @@ def scored_message(source: str, source_id: str, case_id: str | None, ts: datetim
     }
 
 
+def case_event(tp: Touchpoint, sentiment: float | None) -> bytes:
+    """The internal case-feed message for one validated touchpoint (text scored once, here)."""
+    return json.dumps({"event": tp.model_dump(mode="json"), "sentiment": sentiment}, ensure_ascii=False).encode()
+
+
+def read_case_event(value: bytes) -> tuple[Touchpoint, float | None]:
+    """The touchpoint and sentiment in a case-feed message."""
+    data = json.loads(value)
+    return Touchpoint.model_validate(data["event"]), data["sentiment"]
+
+
 def land_touchpoints(messages: Sequence[Message]) -> Landing:
     """Validate touchpoints, score customer messages, shape rows; invalid ones become dead letters."""
     landing = Landing()
@@ -127,11 +137,11 @@ def land_touchpoints(messages: Sequence[Message]) -> Landing:
     for msg, tp in valid:
         result = results.get(tp.event_id)
         if result is not None:
-            landing.sentiments[tp.event_id] = result.sentiment
             landing.scored.append(scored_message("touchpoint", tp.event_id, tp.case_id, tp.ts, result))
         text = result.text if result is not None else (mask_pii(tp.text) if tp.text else "")
-        landing.add("cx.touchpoints", touchpoint_row(tp, msg, text, result.sentiment if result else None))
-        landing.touchpoints.append(tp)
+        sentiment = result.sentiment if result else None
+        landing.add("cx.touchpoints", touchpoint_row(tp, msg, text, sentiment))
+        landing.case_feed.append((tp.case_id.encode(), case_event(tp, sentiment)))
     return landing
 
 

@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 
 import faust
 
-from pipeline.broker.topics import BREACHES, DLQ, REVIEWS, SCORED, TOUCHPOINTS
+from pipeline.broker.topics import DLQ, REVIEWS, SCORED, TOUCHPOINTS
 from pipeline.config import Settings
 from pipeline.landing import Landing, Message, land_reviews, land_touchpoints
 from pipeline.store import Store
-from streams.sink import Sink
+from streams.cases import register_cases
+from streams.sink import Progress, Sink
 
 log = logging.getLogger("cx.agents")
 
@@ -29,11 +30,8 @@ def register_agents(app: faust.App, settings: Settings, store: Store) -> None:
     touchpoints = _raw_topic(app, settings, TOUCHPOINTS)
     reviews = _raw_topic(app, settings, REVIEWS)
     sink = Sink(store, dlq=_raw_topic(app, settings, DLQ), scored=_raw_topic(app, settings, SCORED))
-    app.cx_topics = {  # type: ignore[attr-defined]
-        "touchpoints": touchpoints,
-        "reviews": reviews,
-        "breaches": _raw_topic(app, settings, BREACHES),
-    }
+    app.cx_progress = Progress()  # type: ignore[attr-defined]
+    sink.cases = register_cases(app, settings, sink)
 
     def batch_agent(land: Callable[[Sequence[Message]], Landing]):
         async def agent(stream: faust.StreamT) -> None:

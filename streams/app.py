@@ -28,6 +28,7 @@ def create_app(settings: Settings, store: Store) -> faust.App:
         broker_rebalance_timeout=session,
         broker_commit_interval=1.0,
         stream_wait_empty=False,
+        producer_max_batch_size=settings.producer_max_batch,
     )
     from streams.agents import register_agents
 

@@ -7,6 +7,8 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+import faust
+
 from pipeline.broker import ensure_topics
 from pipeline.config import Settings
 from pipeline.store import Store
@@ -18,11 +20,11 @@ log = logging.getLogger("cx.worker")
 async def run_worker(
     settings: Settings,
     store: Store,
-    until: Callable[[], Awaitable[bool]] | None = None,
+    until: Callable[[faust.App], Awaitable[bool]] | None = None,
     poll: float = 0.25,
     handle_signals: bool = True,
 ) -> None:
-    """Start the app, run until `until()` is true (or SIGINT/SIGTERM), then stop it cleanly."""
+    """Start the app, run until `until(app)` is true (or SIGINT/SIGTERM), then stop it cleanly."""
     await asyncio.get_running_loop().run_in_executor(None, ensure_topics, settings)
     app = create_app(settings, store)
     stop = asyncio.Event()
@@ -36,7 +38,7 @@ async def run_worker(
         while not stop.is_set():
             if app.should_stop or app.crashed:
                 raise RuntimeError(f"worker crashed: {app.crash_reason!r}")
-            if until is not None and await until():
+            if until is not None and await until(app):
                 break
             try:
                 await asyncio.wait_for(stop.wait(), poll)

@@ -1,10 +1,13 @@
-"""Write a batch's rows to ClickHouse and its messages to output topics, retrying until it lands."""
+"""Write rows to ClickHouse and messages to output topics, retrying until they land."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import faust
 
@@ -12,6 +15,17 @@ from pipeline.landing import Landing
 from pipeline.store import Store, StoreError
 
 log = logging.getLogger("cx.sink")
+
+
+@dataclass
+class Progress:
+    """Counters the worker exposes to whoever runs it in-process (the demo, tests, benches)."""
+
+    case_events: int = 0  # touchpoints applied to case state
+    case_updates: int = 0  # case states changed (events and fired deadlines)
+    alerts: int = 0
+    ticks: int = 0
+    live_ticks: int = 0  # ticks settled while the clock followed the wall clock
 
 
 class Sink:
@@ -22,25 +36,66 @@ class Sink:
         self.dlq = dlq
         self.scored = scored
         self.max_backoff = max_backoff
+        self.cases: faust.TopicT | None = None
+
+    async def insert_rows(self, rows: Mapping[str, Sequence[dict]]) -> None:
+        """Insert rows per table; returns only when each row is written or dead-lettered with a reason."""
+        for table, batch in rows.items():
+            try:
+                await self._insert(table, batch)
+                continue
+            except StoreError as exc:
+                log.warning("insert into %s failed (%d rows), trying row by row: %s", table, len(batch), exc)
+            # A row ClickHouse refuses must not stall the stream: it goes to the DLQ with the reason.
+            rejected = []
+            for row in batch:
+                try:
+                    await self._insert(table, [row])
+                except StoreError as exc:
+                    rejected.append(rejected_row(table, row, str(exc)))
+            if rejected:
+                log.error("%d rows for %s dead-lettered: %s", len(rejected), table, rejected[0]["reason"])
+                await self._retrying("cx.dlq", rejected)
+
+    async def _insert(self, table: str, batch: Sequence[dict]) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.store.insert, table, batch)
+
+    async def _retrying(self, table: str, batch: Sequence[dict]) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                return await self._insert(table, batch)
+            except StoreError as exc:
+                # ClickHouse is away: the offsets behind this batch stay uncommitted while we wait.
+                log.error("insert into %s failed, retrying in %.1fs: %s", table, backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(self.max_backoff, backoff * 2)
 
     async def write(self, landing: Landing) -> None:
-        """Land every row, then publish; returns only when all of it is written."""
-        loop = asyncio.get_running_loop()
-        for table, rows in landing.rows.items():
-            backoff = 0.5
-            while True:
-                try:
-                    await loop.run_in_executor(None, self.store.insert, table, rows)
-                    break
-                except StoreError as exc:
-                    # Never skip a batch: the offsets behind it stay uncommitted while we retry.
-                    log.error("insert into %s failed (%d rows), retrying in %.1fs: %s", table, len(rows), backoff, exc)
-                    await asyncio.sleep(backoff)
-                    backoff = min(self.max_backoff, backoff * 2)
+        """Land every row, then publish dead letters, scores and the case feed."""
+        await self.insert_rows(landing.rows)
         for message in landing.dead_letters:
             await self.dlq.send(value=_encode(message))
         for message in landing.scored:
             await self.scored.send(key=(message.get("case_id") or message["id"]).encode(), value=_encode(message))
+        if self.cases is not None:
+            for key, value in landing.case_feed:
+                await self.cases.send(key=key, value=value)
+
+
+def rejected_row(table: str, row: dict, reason: str) -> dict:
+    """A `cx.dlq` row for a row ClickHouse refused; rows without a Kafka position get a content hash."""
+    payload = json.dumps(row, ensure_ascii=False, default=str, sort_keys=True)
+    offset = row.get("kafka_offset")
+    if offset is None:
+        offset = int.from_bytes(hashlib.blake2b(payload.encode(), digest_size=8).digest(), "big")
+    return {
+        "source_topic": f"clickhouse:{table}",
+        "kafka_partition": row.get("kafka_partition", 0),
+        "kafka_offset": offset,
+        "reason": f"ClickHouse refused the row: {reason}"[:2000],
+        "payload": payload,
+    }
 
 
 def _encode(message: dict) -> bytes:

@@ -63,11 +63,9 @@ def settings(broker, tmp_path) -> Settings:
     """Settings for one test: the session broker, its own topics and consumer group."""
     n = next(_ids)
     return Settings(
-        kafka_bootstrap=broker.bootstrap,
         topic_prefix=f"t{n}.",
         app_id=f"cx-test-{n}-{os.getpid()}",
         data_dir=tmp_path / "cx",
         batch_size=500,
         flush_seconds=0.3,
-        session_timeout_s=6.0,
-    )
+    ).for_local_broker(broker.bootstrap)

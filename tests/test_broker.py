@@ -40,7 +40,7 @@ def test_start_answer_stop():
 def test_topics_are_created_explicitly_with_partition_count(broker):
     settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix="topics-test.", partitions=3)
     names = ensure_topics(settings)
-    assert names == [f"topics-test.cx.{t}" for t in ("touchpoints", "reviews", "scored", "breaches", "dlq")]
+    assert names == [f"topics-test.cx.{t}" for t in ("touchpoints", "reviews", "scored", "breaches", "dlq", "case-events")]
     assert ensure_topics(settings) == names  # idempotent
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(names)}

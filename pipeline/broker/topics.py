@@ -13,13 +13,16 @@ REVIEWS = "cx.reviews"
 SCORED = "cx.scored"
 BREACHES = "cx.breaches"
 DLQ = "cx.dlq"
+# Internal: validated touchpoints with their sentiment, keyed by case, for the case-state agent.
+CASE_EVENTS = "cx.case-events"
 INPUT_TOPICS = (TOUCHPOINTS, REVIEWS)
 OUTPUT_TOPICS = (SCORED, BREACHES, DLQ)
+INTERNAL_TOPICS = (CASE_EVENTS,)
 
 
 def ensure_topics(settings: Settings) -> list[str]:
     """Create every contract topic that does not exist yet; return the full names."""
-    names = [settings.topic(t) for t in INPUT_TOPICS + OUTPUT_TOPICS]
+    names = [settings.topic(t) for t in INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS]
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="cx-admin")
     try:
         existing = set(admin.list_topics())

@@ -60,7 +60,10 @@ def broker(
     with LocalBroker(port=port) as local:
         topics = ensure_topics(settings.model_copy(update={"kafka_bootstrap": local.bootstrap}))
         console.print(f"broker on [bold]{local.bootstrap}[/] (pid {local.pid}); topics: {', '.join(topics)}")
-        console.print("Ctrl-C stops it.")
+        console.print(
+            f"Workers against it: CX_KAFKA_BOOTSTRAP={local.bootstrap} CX_PRODUCER_MAX_BATCH=1 "
+            "CX_KAFKA_SESSION_TIMEOUT=6 cx worker. Ctrl-C stops it."
+        )
         try:
             while local.running:
                 import time
@@ -174,7 +177,7 @@ def demo(
         # The feed ends now (later events have not happened yet), so dashboards show a live day
         # and cases still waiting at the end are really waiting.
         now = datetime.now(timezone.utc).replace(microsecond=0)
-        start = (now - timedelta(seconds=events * 5 / 3, hours=36)).astimezone(timezone(timedelta(hours=8)))
+        start = (now - timedelta(seconds=events * 5 / 3, hours=84)).astimezone(timezone(timedelta(hours=8)))
         workload = make(events, seed=7, start=start, malformed=bad, until=now)
         lines = workload.lines
         source = f"{workload.touchpoints + workload.reviews} generated events + {bad} malformed"
@@ -183,7 +186,7 @@ def demo(
     except StoreError as exc:
         _fail(str(exc))
     with LocalBroker(log=base.data_dir / "broker.log") as local:
-        settings = base.model_copy(update={"kafka_bootstrap": local.bootstrap, "session_timeout_s": 6.0})
+        settings = base.for_local_broker(local.bootstrap)
         console.print(f"broker {local.bootstrap} · store {store.description} · feeding {source}")
         with _progress() as progress:
             sent = progress.add_task("produced", total=len(lines))

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import re
 from typing import Any, Protocol
+
+
+_TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_table_name(table: str) -> str:
+    """A `db.table` name, or an error: table names are code, never input."""
+    if not _TABLE.fullmatch(table):
+        raise StoreError(f"not a table name: {table!r}")
+    return table
 
 
 class StoreError(RuntimeError):

@@ -6,13 +6,13 @@ import fcntl
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pipeline.store.base import StoreBusy, StoreError
+from pipeline.store.base import StoreBusy, StoreError, check_table_name
 
 _LOCK_MARKERS = ("Cannot lock file", "already running", "Error initializing EmbeddedServer")
 # chdb allows one data path per process; remember which one this process opened.
@@ -22,7 +22,10 @@ _open_guard = threading.Lock()
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat()
+        # ClickHouse's default input format for DateTime64 has no 'T' and no offset: send UTC.
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(sep=" ", timespec="microseconds")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -87,10 +90,13 @@ class EmbeddedStore:
         """Stream rows as JSONEachRow data into `table` (data, not SQL text)."""
         if not rows:
             return 0
+        check_table_name(table)
         payload = "\n".join(json.dumps(r, ensure_ascii=False, default=_json_default) for r in rows)
+        # Tuples arrive as JSON arrays (as clickhouse-driver takes them), not as objects.
+        sql = f"INSERT INTO {table} SETTINGS input_format_json_named_tuples_as_objects = 0"
         with self._lock:
             try:
-                with self._conn.send_insert(f"INSERT INTO {table}", format="JSONEachRow") as inserter:
+                with self._conn.send_insert(sql, format="JSONEachRow") as inserter:
                     inserter.append(payload.encode("utf-8"))
                     inserter.finish()
             except RuntimeError as exc:

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.store.base import Store, StoreError
+from pipeline.store.base import Store, StoreError, check_table_name
 
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -55,8 +55,7 @@ def load_migrations(folder: Path | None = None) -> list[Migration]:
 
 def apply_migrations(store: Store, folder: Path | None = None, ledger: str = "cx.schema_migrations") -> list[str]:
     """Bring the schema up to date; return the names applied now. `ledger` records what was applied."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*", ledger):
-        raise StoreError(f"not a table name: {ledger!r}")
+    check_table_name(ledger)
     store.execute(f"CREATE DATABASE IF NOT EXISTS {ledger.split('.')[0]}")
     store.execute(
         f"CREATE TABLE IF NOT EXISTS {ledger} ("

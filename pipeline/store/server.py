@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.store.base import StoreError
+from pipeline.store.base import StoreError, check_table_name
 
 
 class ServerStore:
@@ -44,6 +44,7 @@ class ServerStore:
 
         if not rows:
             return 0
+        check_table_name(table)
         columns = list(rows[0].keys())
         with self._lock:
             try:

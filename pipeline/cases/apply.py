@@ -1,0 +1,147 @@
+"""The case step functions: `apply` an event, `advance` the clock. Pure: state in, state out."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pipeline.cases.derive import derive, order_key
+from pipeline.cases.rows import Alert, Response, case_row, ms
+from pipeline.cases.state import CaseState, Deadline, Entry, Raised
+from pipeline.events.models import Touchpoint
+from pipeline.sla.policy import SlaPolicy
+
+
+@dataclass(frozen=True)
+class Step:
+    """The new state and what to emit: response rows, alerts, and the case row if it changed."""
+
+    state: CaseState
+    responses: list[Response] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    case: dict[str, Any] | None = None
+
+    def then(self, other: Step) -> Step:
+        """This step followed by `other` (which started from this step's state)."""
+        return Step(
+            other.state, self.responses + other.responses, self.alerts + other.alerts, other.case or self.case
+        )
+
+
+def _alert(
+    state: CaseState,
+    d: Deadline,
+    status: Literal["breach", "recovery"],
+    at: datetime,
+    event_id: str | None = None,
+    note: str = "",
+) -> Alert:
+    s = state.summary
+    assert s is not None
+    detail = f"{d.detail}; {note}" if note else d.detail
+    waited_until = d.ended_at if status == "recovery" and d.ended_at else at
+    return Alert(
+        alert_id=d.alert_id,
+        case_id=state.case_id,
+        rule=d.rule,
+        status=status,
+        channel=d.channel,
+        priority=s.priority,
+        customer_id=s.customer_id,
+        agent_id=s.owner_agent_id,
+        department=s.department,
+        started_at=d.started_at,
+        deadline=d.deadline,
+        detected_at=at,
+        ended_at=d.ended_at if status == "recovery" else None,
+        waited_ms=max(0, ms(waited_until - d.started_at)),
+        limit_ms=d.limit_ms,
+        event_id=event_id,
+        detail=detail,
+    )
+
+
+def apply(
+    state: CaseState | None,
+    event: Touchpoint,
+    policy: SlaPolicy,
+    sentiment: float | None = None,
+    now: datetime | None = None,
+) -> Step:
+    """Add one touchpoint to its case; with `now` (the clock), also `advance` to it in the same step.
+
+    Idempotent: an event_id already in the log changes nothing (at-least-once delivery).
+    """
+    state = state or CaseState(case_id=event.case_id)
+    if event.case_id != state.case_id:
+        raise ValueError(f"event {event.event_id} is for case {event.case_id}, not {state.case_id}")
+    if any(e.event_id == event.event_id for e in state.log):
+        step = Step(state)
+    else:
+        step = _apply_new(state, Entry.of(event, sentiment), policy)
+    return step.then(advance(step.state, now)) if now is not None else step
+
+
+def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy) -> Step:
+    log = list(state.log)
+    bisect.insort(log, entry, key=order_key)
+    derived = derive(state.case_id, log, policy)
+    view = state.model_copy(update={"log": log, "summary": derived.summary})
+    raised = dict(state.raised)
+    alerts: list[Alert] = []
+    pending: list[Deadline] = []
+    current = {d.alert_id for d in derived.deadlines}
+
+    def send(d: Deadline, status: Literal["breach", "recovery"], at: datetime, note: str = "") -> None:
+        alerts.append(_alert(view, d, status, at, d.ended_by or entry.event_id, note))
+        raised[d.alert_id] = Raised(deadline=d, status=status, detected_at=at)
+
+    for d in derived.deadlines:
+        sent = raised.get(d.alert_id)
+        if d.ended_at is None:
+            if sent is None:
+                pending.append(d)
+            continue
+        late = d.ended_at > d.deadline
+        if late and sent is None:
+            # Event time says the deadline passed before the wait ended: a breach, even if the
+            # clock had not reached it yet (the watermark trails), then at once its recovery.
+            send(d, "breach", d.ended_at)
+            sent = raised[d.alert_id]
+        if sent is not None and sent.status == "breach":
+            send(d, "recovery", d.ended_at, "" if late else "ended in time; the event arrived late")
+    for aid, sent in state.raised.items():
+        if aid not in current and sent.status == "breach":
+            # A late event moved this deadline (e.g. an earlier message): close the stale alert.
+            gone = sent.deadline.model_copy(update={"ended_at": entry.ts, "ended_by": entry.event_id})
+            send(gone, "recovery", entry.ts, "superseded: a late event moved the deadline")
+
+    answered = dict(state.answered)
+    responses = []
+    for r in derived.responses:
+        signature = f"{r.kind}|{r.answered_event_id}|{r.priority.value}"
+        if answered.get(r.asked_event_id) != signature:
+            answered[r.asked_event_id] = signature
+            responses.append(r)
+    new = view.model_copy(
+        update={"pending": pending, "raised": raised, "answered": answered, "revision": state.revision + 1}
+    )
+    responses = [r.model_copy(update={"version": new.revision}) for r in responses]
+    return Step(new, responses, alerts, case_row(new))
+
+
+def advance(state: CaseState, now: datetime) -> Step:
+    """Raise a breach for every pending deadline at or before `now` (once: it leaves `pending`)."""
+    due = [d for d in state.pending if d.deadline <= now]
+    if not due:
+        return Step(state)
+    raised = dict(state.raised)
+    alerts = []
+    for d in due:
+        alerts.append(_alert(state, d, "breach", now))
+        raised[d.alert_id] = Raised(deadline=d, status="breach", detected_at=now)
+    rest = [d for d in state.pending if d.deadline > now]
+    new = state.model_copy(update={"pending": rest, "raised": raised, "revision": state.revision + 1})
+    return Step(new, [], alerts, case_row(new))

@@ -1,0 +1,161 @@
+"""One worker's cases, grouped by the partition they arrive on, driven by a stream clock.
+
+The stream hands over batches of touchpoints and clock ticks; `CaseBook` returns what to write
+(rows, alerts) and the new states, and only `commit` makes them current, after the writes landed.
+A crash between the two replays the batch into the same rows: ids and versions are deterministic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pipeline.cases.apply import Step, advance, apply
+from pipeline.cases.clock import DueIndex, Watermark, wall_clock
+from pipeline.cases.rows import Alert, Response
+from pipeline.cases.state import CaseState
+from pipeline.events.models import Touchpoint
+from pipeline.sla.policy import SlaPolicy
+
+ClockMode = Literal["auto", "event", "wall"]
+
+
+class StreamClock:
+    """The time deadlines are judged by, per partition.
+
+    event: the watermark (newest event time on the partition minus the allowed lateness);
+    wall: the wall clock; auto: the watermark while history is being replayed, the wall clock once
+    the stream is live (event time within `live_window` of now) or idle for `idle_after` - so the
+    end of a replay goes on to today and a case still unanswered now breaches now. A worker that
+    has seen no event since it started waits `startup_grace` before calling itself idle: it may be
+    about to catch up on a backlog, and judging that backlog by today's clock would raise false alarms.
+    """
+
+    def __init__(
+        self,
+        mode: ClockMode = "auto",
+        lateness: timedelta = timedelta(seconds=30),
+        live_window: timedelta = timedelta(minutes=2),
+        idle_after: timedelta = timedelta(seconds=5),
+        startup_grace: timedelta = timedelta(seconds=30),
+        wall: Callable[[], datetime] = wall_clock,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self.mode = mode
+        self.lateness = lateness
+        self.live_window = live_window
+        self.idle_after = idle_after
+        self.startup_grace = startup_grace
+        self._wall = wall
+        self._monotonic = monotonic
+        self._marks: dict[int, Watermark] = {}
+        self._newest: datetime | None = None
+        self._last_event: float | None = None
+        self._started = monotonic()
+
+    def observe(self, partition: int, ts: datetime) -> None:
+        """Note an event time seen on `partition`."""
+        self._marks.setdefault(partition, Watermark(lateness=self.lateness)).observe(ts)
+        if self._newest is None or ts > self._newest:
+            self._newest = ts
+        self._last_event = self._monotonic()
+
+    def live(self) -> bool:
+        """Whether deadlines follow the wall clock right now."""
+        if self.mode != "auto":
+            return self.mode == "wall"
+        if self._last_event is None:
+            idle, limit = self._monotonic() - self._started, self.startup_grace
+        else:
+            idle, limit = self._monotonic() - self._last_event, self.idle_after
+        if idle >= limit.total_seconds():
+            return True
+        return self._newest is not None and self._wall() - self._newest <= self.live_window
+
+    def now(self, partition: int) -> datetime | None:
+        """The clock for cases on `partition` (None: no time yet)."""
+        if self.live():
+            return self._wall()
+        mark = self._marks.get(partition)
+        return mark.now() if mark else None
+
+
+@dataclass
+class Outcome:
+    """What one batch or tick produced; nothing is current until `CaseBook.commit`."""
+
+    responses: list[Response] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    states: dict[str, tuple[int, CaseState]] = field(default_factory=dict)
+    updates: int = 0
+
+    def take(self, partition: int, step: Step) -> None:
+        """Fold one step in."""
+        self.responses.extend(step.responses)
+        self.alerts.extend(step.alerts)
+        if step.case is not None:
+            self.cases[step.state.case_id] = step.case
+        self.states[step.state.case_id] = (partition, step.state)
+        self.updates += 1
+
+
+class CaseBook:
+    """Case states (loaded through `load`) with a due-deadline index per partition."""
+
+    def __init__(self, policy: SlaPolicy, load: Callable[[str], CaseState | None], clock: StreamClock):
+        self.policy = policy
+        self.load = load
+        self.clock = clock
+        self.due: dict[int, DueIndex] = {}
+
+    def rebuild(self, cases: Iterable[tuple[int, CaseState]]) -> None:
+        """Rebuild the due indexes from stored states (after a restart or a rebalance)."""
+        self.due = {}
+        for partition, state in cases:
+            self.due.setdefault(partition, DueIndex()).set(state.case_id, state.next_due)
+
+    def _state(self, outcome: Outcome, case_id: str) -> CaseState | None:
+        staged = outcome.states.get(case_id)
+        return staged[1] if staged else self.load(case_id)
+
+    def on_events(self, batch: Iterable[tuple[int, Touchpoint, float | None]]) -> Outcome:
+        """Apply touchpoints in arrival order, then fire what the clock says is due on their partitions."""
+        outcome = Outcome()
+        partitions = set()
+        for partition, event, sentiment in batch:
+            self.clock.observe(partition, event.ts)
+            step = apply(self._state(outcome, event.case_id), event, self.policy, sentiment)
+            outcome.take(partition, step)
+            partitions.add(partition)
+        for partition in partitions:
+            self._fire(outcome, partition)
+        return outcome
+
+    def on_tick(self) -> Outcome:
+        """Fire every deadline the clock has passed, on every partition."""
+        outcome = Outcome()
+        for partition in list(self.due):
+            self._fire(outcome, partition)
+        return outcome
+
+    def _fire(self, outcome: Outcome, partition: int) -> None:
+        now = self.clock.now(partition)
+        if now is None:
+            return
+        index = self.due.get(partition)
+        due = index.pop_due(now) if index else []
+        # Cases touched in this batch may have deadlines the index does not know yet.
+        touched = [c for c, (p, s) in outcome.states.items() if p == partition and s.next_due and s.next_due <= now]
+        for case_id in dict.fromkeys([*due, *touched]):
+            state = self._state(outcome, case_id)
+            if state is not None:
+                outcome.take(partition, advance(state, now))
+
+    def commit(self, outcome: Outcome) -> None:
+        """Make an outcome's states current in the due indexes (its rows are written by now)."""
+        for case_id, (partition, state) in outcome.states.items():
+            self.due.setdefault(partition, DueIndex()).set(case_id, state.next_due)

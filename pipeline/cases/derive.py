@@ -1,0 +1,351 @@
+"""Fold a case's event log (in event-time order) into measures, deadlines and response rows.
+
+Recomputing from the ordered log, instead of updating counters event by event, is what makes the
+result independent of arrival order: a late event lands in its place and everything after it is
+re-read. Cases hold tens of events, so the fold is cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pipeline.cases.rows import Response, alert_id, ms
+from pipeline.cases.state import Deadline, Entry, Summary
+from pipeline.events.models import Actor, Kind, Priority
+from pipeline.sla.policy import Limit, Rule, SlaPolicy, human
+
+# Same-instant events are read in the order a case naturally unfolds.
+_KIND_RANK = {
+    Kind.contact_opened: 0,
+    Kind.customer_message: 1,
+    Kind.reopened: 2,
+    Kind.transfer: 3,
+    Kind.promise: 4,
+    Kind.agent_reply: 5,
+    Kind.follow_up: 6,
+    Kind.resolved: 7,
+    Kind.closed: 8,
+}
+
+
+def order_key(entry: Entry) -> tuple[datetime, int, str]:
+    """Event-time order of a case's log; ties broken so every arrival order gives the same log."""
+    return (entry.ts, _KIND_RANK[entry.kind], entry.event_id)
+
+
+def is_customer_contact(entry: Entry) -> bool:
+    """A customer reaching out: a message, or opening the contact themselves (a call, a visit)."""
+    if entry.kind is Kind.customer_message:
+        return True
+    return entry.kind is Kind.contact_opened and entry.actor is Actor.customer
+
+
+@dataclass
+class Derived:
+    """What the log says: measures, every deadline (running or ended) and answered messages."""
+
+    summary: Summary
+    deadlines: list[Deadline]
+    responses: list[Response]
+
+
+@dataclass
+class _Turn:
+    """A stretch of customer waiting: from the first unanswered message to the next reply."""
+
+    messages: list[Entry]
+    deadline: Deadline | None
+
+
+@dataclass
+class _Fold:
+    case_id: str
+    policy: SlaPolicy
+    log: list[Entry]
+    priority: Priority = Priority.normal
+    deadlines: dict[str, Deadline] = field(default_factory=dict)
+    responses: list[Response] = field(default_factory=list)
+    turn: _Turn | None = None
+    resolution: Deadline | None = None
+    follow_up: Deadline | None = None
+    promises: list[Deadline] = field(default_factory=list)
+    recontact_armed: bool = False
+    first_contact: Entry | None = None
+    # Summary fields by name, filled in while the log is read (`s` locally).
+    measures: dict[str, Any] = field(default_factory=dict)
+
+    # -- deadlines ---------------------------------------------------------------------------------
+
+    def _start(self, rule: Rule, entry: Entry, start: datetime, limit: Limit, detail: str) -> Deadline:
+        due = self.policy.deadline(start, limit, self.priority)
+        return self._add(rule, entry, start, due, ms(limit.span(self.priority)), detail)
+
+    def _add(
+        self, rule: Rule, entry: Entry, start: datetime, due: datetime, limit_ms: int | None, detail: str
+    ) -> Deadline:
+        d = Deadline(
+            alert_id=alert_id(self.case_id, rule, due),
+            rule=rule,
+            started_at=start,
+            deadline=due,
+            channel=entry.channel,
+            limit_ms=limit_ms,
+            detail=detail,
+        )
+        # Same case, rule and deadline is the same alert (e.g. two promises for the same hour).
+        self.deadlines.setdefault(d.alert_id, d)
+        return self.deadlines[d.alert_id]
+
+    def _end(self, d: Deadline | None, entry: Entry) -> None:
+        if d is None or self.deadlines[d.alert_id].ended_at is not None:
+            return
+        self.deadlines[d.alert_id] = d.model_copy(update={"ended_at": entry.ts, "ended_by": entry.event_id})
+
+    def _ended(self, d: Deadline | None) -> bool:
+        return d is not None and self.deadlines[d.alert_id].ended_at is not None
+
+    def _local(self, instant: datetime) -> str:
+        # Notices are read by people in the policy's time zone, not in UTC.
+        zone = ZoneInfo(self.policy.business_hours.timezone)
+        return instant.astimezone(zone).isoformat(sep=" ", timespec="minutes")
+
+    def _open_resolution(self, entry: Entry, start: datetime) -> None:
+        limit = self.policy.resolution.get(self.priority)
+        if limit is not None:
+            self.resolution = self._start(
+                Rule.resolution,
+                entry,
+                start,
+                limit,
+                f"{self.priority.value} priority: resolve within {human(limit.span(self.priority))}",
+            )
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def run(self) -> Derived:
+        opened = next((e for e in self.log if e.kind is Kind.contact_opened), None)
+        first = opened or self.log[0]
+        self.priority = first.priority
+        self.first_contact = next((e for e in self.log if is_customer_contact(e)), None)
+        s = self.measures
+        s.update(
+            customer_id=first.customer_id,
+            channel=first.channel,
+            opened_at=first.ts,
+            last_event_at=self.log[-1].ts,
+            status="open",
+            sentiments=[],
+        )
+        self._open_resolution(first, first.ts)
+        for e in self.log:
+            self._escalate(e)
+            self._owner(e)
+            handler = getattr(self, f"_on_{e.kind.value}", None)
+            if is_customer_contact(e):
+                self._on_contact(e)
+            elif handler is not None:
+                handler(e)
+        return self._finish()
+
+    def _escalate(self, e: Entry) -> None:
+        # Events default to `normal`, so only an explicit `high` can change the opening priority.
+        if e.priority is not Priority.high or self.priority is Priority.high:
+            return
+        self.priority = Priority.high
+        r = self.resolution
+        if r is not None and not self._ended(r):
+            del self.deadlines[r.alert_id]
+            self.resolution = None
+            self._open_resolution(e, r.started_at)
+
+    def _owner(self, e: Entry) -> None:
+        if e.actor is Actor.customer:
+            return
+        # A transfer names the desk receiving the case (attrs.to_* when the event carries both).
+        agent = (e.to_agent_id or e.agent_id) if e.kind is Kind.transfer else e.agent_id
+        dept = (e.to_department or e.department) if e.kind is Kind.transfer else e.department
+        if agent:
+            self.measures["owner_agent_id"] = agent
+        if dept:
+            self.measures["department"] = dept
+
+    def _on_contact(self, e: Entry) -> None:
+        s = self.measures
+        s["messages"] = s.get("messages", 0) + 1
+        s.setdefault("first_message_at", e.ts)
+        if e.sentiment is not None:
+            s["sentiments"].append(e.sentiment)
+        if self.recontact_armed:
+            s["recontacts"] = s.get("recontacts", 0) + 1
+            self.recontact_armed = False
+        if self.turn is not None:
+            self.turn.messages.append(e)  # already waiting: the clock keeps running from the first
+            return
+        rule = Rule.first_response if e is self.first_contact else Rule.next_reply
+        limit = self.policy.response_limit(rule, e.channel)
+        deadline = None
+        if limit is not None:
+            deadline = self._start(
+                rule, e, e.ts, limit, f"{e.channel.value}: reply within {human(limit.span(self.priority))}"
+            )
+        self.turn = _Turn([e], deadline)
+
+    def _on_agent_reply(self, e: Entry) -> None:
+        s = self.measures
+        s["replies"] = s.get("replies", 0) + 1
+        if self.turn is None:
+            return  # an agent speaking first answers nobody
+        self._end(self.turn.deadline, e)
+        for m in self.turn.messages:
+            kind = "first" if m is self.first_contact else "next"
+            if kind == "first":
+                s["first_response_at"] = e.ts
+                s["first_response_ms"] = ms(e.ts - m.ts)
+            self.responses.append(self._response(m, e, kind))
+        self.turn = None
+
+    def _response(self, m: Entry, reply: Entry, kind: str) -> Response:
+        rule = Rule.first_response if kind == "first" else Rule.next_reply
+        limit = self.policy.response_limit(rule, m.channel)
+        wait, business = self.policy.wait(m.ts, reply.ts)
+        if limit is None:
+            limit_ms, within = None, None
+        else:
+            due = self.policy.deadline(m.ts, limit, self.priority)
+            limit_ms, within = ms(limit.span(self.priority)), reply.ts <= due
+        return Response(
+            case_id=self.case_id,
+            kind=kind,
+            channel=m.channel,
+            priority=self.priority,
+            customer_id=m.customer_id,
+            asked_at=m.ts,
+            answered_at=reply.ts,
+            wait_ms=ms(wait),
+            business_wait_ms=ms(business),
+            limit_ms=limit_ms,
+            within_sla=within,
+            asked_event_id=m.event_id,
+            answered_event_id=reply.event_id,
+            agent_id=reply.agent_id,
+            department=reply.department,
+        )
+
+    def _on_transfer(self, e: Entry) -> None:
+        s = self.measures
+        s["handoffs"] = s.get("handoffs", 0) + 1
+        most = self.policy.handoffs.max_transfers
+        if s["handoffs"] == most + 1:
+            # Not a wait: the breach is the transfer itself, so its "deadline" is the transfer time.
+            self._add(
+                Rule.handoffs,
+                e,
+                s["opened_at"],
+                e.ts,
+                None,
+                f"transfer #{s['handoffs']} on the case; at most {most} allowed",
+            )
+
+    def _on_promise(self, e: Entry) -> None:
+        self.measures["promises"] = self.measures.get("promises", 0) + 1
+        if e.promised_by is None:
+            return
+        due = e.promised_by + self.policy.promise.grace
+        self.promises.append(
+            self._add(Rule.promise, e, e.ts, due, ms(due - e.ts), f"promised by {self._local(e.promised_by)}")
+        )
+
+    def _keep_promises(self, e: Entry) -> None:
+        for p in self.promises:
+            self._end(p, e)
+        self.promises = []
+
+    def _on_resolved(self, e: Entry) -> None:
+        s = self.measures
+        self._end_turn(e)
+        self._keep_promises(e)
+        self._end(self.resolution, e)
+        if "resolved_at" not in s:
+            s["resolved_at"] = e.ts
+            s["resolution_ms"] = ms(e.ts - s["opened_at"])
+            s["resolution_business_ms"] = ms(self.policy.business_hours.between(s["opened_at"], e.ts))
+        if self.follow_up is None:  # one follow-up per resolution, not per repeated `resolved`
+            limit = self.policy.follow_up
+            s["follow_up_done"] = None
+            self.follow_up = self._start(
+                Rule.follow_up,
+                e,
+                e.ts,
+                limit,
+                f"follow up within {human(limit.span(self.priority))} of resolution",
+            )
+        s["last_resolved_at"] = e.ts
+        s["status"] = "resolved"
+        self.recontact_armed = True
+
+    def _on_follow_up(self, e: Entry) -> None:
+        self._keep_promises(e)
+        self.measures.setdefault("follow_up_at", e.ts)
+        fu = self.follow_up
+        if fu is not None and not self._ended(fu):
+            self.measures["follow_up_done"] = e.ts <= fu.deadline
+            self._end(fu, e)
+
+    def _on_reopened(self, e: Entry) -> None:
+        s = self.measures
+        s["reopens"] = s.get("reopens", 0) + 1
+        if self.recontact_armed and e.actor is Actor.customer:
+            s["recontacts"] = s.get("recontacts", 0) + 1
+        self.recontact_armed = False
+        # The fix did not hold: the follow-up is moot, and a new resolution clock starts.
+        self._end(self.follow_up, e)
+        self.follow_up = None
+        if self.resolution is None or self._ended(self.resolution):
+            self._open_resolution(e, e.ts)
+        s["status"] = "open"
+
+    def _on_closed(self, e: Entry) -> None:
+        self._end_turn(e)
+        self._end(self.resolution, e)
+        self.measures["closed_at"] = e.ts
+        self.measures["status"] = "closed"
+
+    def _end_turn(self, e: Entry) -> None:
+        # A resolved or closed case is not waiting for a reply any more; the messages stay unanswered.
+        if self.turn is not None:
+            self._end(self.turn.deadline, e)
+            self.turn = None
+
+    # -- result ------------------------------------------------------------------------------------
+
+    def _finish(self) -> Derived:
+        s = self.measures
+        deadlines = sorted(self.deadlines.values(), key=lambda d: (d.deadline, d.rule.value))
+        promises = [d for d in deadlines if d.rule is Rule.promise]
+        kept = sum(1 for d in promises if d.ended_at is not None and d.ended_at <= d.deadline)
+        broken = sum(1 for d in promises if (d.ended_at or s["last_event_at"]) > d.deadline)
+        running = [d for d in promises if d.ended_at is None]
+        fu = self.follow_up and self.deadlines[self.follow_up.alert_id]
+        sentiments = s.pop("sentiments")
+        summary = Summary(
+            **s,
+            priority=self.priority,
+            waiting_since=self.turn.messages[0].ts if self.turn else None,
+            promises_kept=kept,
+            promises_broken=broken,
+            promise_due=running[0].deadline if running else None,
+            follow_up_due=fu.deadline if fu else None,
+            first_sentiment=sentiments[0] if sentiments else None,
+            last_sentiment=sentiments[-1] if sentiments else None,
+        )
+        return Derived(summary, deadlines, self.responses)
+
+
+def derive(case_id: str, log: list[Entry], policy: SlaPolicy) -> Derived:
+    """Measures, deadlines and response rows of a case, from its log sorted by `order_key`."""
+    if not log:
+        raise ValueError("a case needs at least one event")
+    return _Fold(case_id, policy, log).run()

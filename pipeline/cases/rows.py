@@ -1,0 +1,103 @@
+"""Output rows: `cx.responses`, `cx.alerts` and `cx.cases` (columns as in schemas/clickhouse/002_cases.sql)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from pipeline.cases.state import CaseState
+from pipeline.events.models import Channel, Priority
+from pipeline.sla.policy import Rule
+
+# Fixed namespace: alert ids must be identical across workers, restarts and replays.
+_ALERT_NS = uuid.UUID("6f1c1a52-3f0e-4f55-9a57-1d6c2f0c8e11")
+
+
+def ms(span: timedelta) -> int:
+    """Whole milliseconds in a span (the unit of every *_ms column)."""
+    return span // timedelta(milliseconds=1)
+
+
+def alert_id(case_id: str, rule: Rule | str, deadline: datetime) -> str:
+    """Deterministic id of the breach of `rule` at `deadline` on a case (shared by its recovery)."""
+    instant = deadline.astimezone(UTC).isoformat(timespec="milliseconds")
+    return str(uuid.uuid5(_ALERT_NS, f"{case_id}|{Rule(rule).value}|{instant}"))
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def row(self) -> dict[str, Any]:
+        """Column -> value for a ClickHouse insert (datetimes stay aware, in UTC)."""
+        return _plain(self.model_dump())
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    # Enums become their plain string values, which every ClickHouse client accepts.
+    return {k: v.value if isinstance(v, Enum) else v for k, v in row.items()}
+
+
+class Response(_Row):
+    """One customer message and the agent reply that answered it (`cx.responses`)."""
+
+    case_id: str
+    kind: Literal["first", "next"]
+    channel: Channel
+    priority: Priority
+    customer_id: str
+    asked_at: AwareDatetime
+    answered_at: AwareDatetime
+    wait_ms: int
+    business_wait_ms: int
+    limit_ms: int | None
+    within_sla: bool | None
+    asked_event_id: str
+    answered_event_id: str
+    agent_id: str | None
+    department: str | None
+    version: int = 0
+
+
+class Alert(_Row):
+    """A breach (deadline passed) or its recovery (the wait is over) (`cx.alerts`, topic `cx.breaches`)."""
+
+    alert_id: str
+    case_id: str
+    rule: Rule
+    status: Literal["breach", "recovery"]
+    channel: Channel
+    priority: Priority
+    customer_id: str
+    agent_id: str | None
+    department: str | None
+    started_at: AwareDatetime
+    deadline: AwareDatetime
+    detected_at: AwareDatetime
+    ended_at: AwareDatetime | None
+    waited_ms: int
+    limit_ms: int | None
+    event_id: str | None
+    detail: str
+
+
+def case_row(state: CaseState) -> dict[str, Any]:
+    """The `cx.cases` row for a case: its latest measures, open deadline and alert counts."""
+    if state.summary is None:
+        raise ValueError(f"case {state.case_id} has no events yet")
+    breaches = list(state.raised.values())
+    return _plain(
+        {
+            "case_id": state.case_id,
+            **state.summary.model_dump(),
+            "next_deadline": state.next_due,
+            "next_deadline_rule": state.pending[0].rule.value if state.pending else None,
+            "breaches": len(breaches),
+            "open_breaches": sum(1 for r in breaches if r.status == "breach"),
+            "events": len(state.log),
+            "version": state.revision,
+        }
+    )

@@ -1,0 +1,94 @@
+"""Case state in a Faust table keyed by case_id, SLA deadlines fired by a timer on the stream clock.
+
+Validated touchpoints arrive on the internal `cx.case-events` topic keyed by case (the landing agent
+forwards them with their sentiment, so text is scored once). Each batch: apply -> write responses,
+alerts and case rows -> publish breaches -> store the states -> ack. A timer fires deadlines that
+pass while no events arrive (live: the wall clock; replay: the watermark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+
+from pipeline.broker.topics import BREACHES, CASE_EVENTS
+from pipeline.cases import CaseState
+from pipeline.cases.book import CaseBook, Outcome, StreamClock
+from pipeline.config import Settings
+from pipeline.landing import read_case_event
+from pipeline.sla.policy import load_policy
+from streams.sink import Sink
+
+log = logging.getLogger("cx.cases")
+
+
+def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.TopicT:
+    """Declare the case table, agent and timer; return the topic the landing agent forwards to."""
+    policy = load_policy()
+    topic = app.topic(settings.topic(CASE_EVENTS), key_serializer="raw", value_serializer="raw")
+    breaches = app.topic(settings.topic(BREACHES), key_serializer="raw", value_serializer="raw")
+    # use_partitioner: the changelog partition follows the key (as the input topic's does), so the
+    # timer can write states outside of an event.
+    table = app.Table("cases", default=None, partitions=settings.partitions, use_partitioner=True)
+
+    def load(case_id: str) -> CaseState | None:
+        stored = table.get(case_id)
+        return CaseState.from_json(stored["state"]) if stored else None
+
+    clock = StreamClock(settings.clock, lateness=policy.lateness)
+    book = CaseBook(policy, load, clock)
+    lock = asyncio.Lock()
+    progress = app.cx_progress  # type: ignore[attr-defined]
+
+    async def rebuild() -> None:
+        # After a restart or rebalance the table is restored from its changelog; the index is not.
+        book.rebuild(
+            (value["partition"], CaseState.from_json(value["state"])) for value in table.values() if value
+        )
+        log.info("due index rebuilt from %d stored cases", len(table))
+
+    table.on_recover(rebuild)
+
+    async def settle(outcome: Outcome) -> None:
+        if not outcome.updates:
+            return
+        rows: dict[str, list[dict]] = {}
+        if outcome.responses:
+            rows["cx.responses"] = [r.row() for r in outcome.responses]
+        if outcome.alerts:
+            rows["cx.alerts"] = [a.row() for a in outcome.alerts]
+        if outcome.cases:
+            rows["cx.cases"] = list(outcome.cases.values())
+        await sink.insert_rows(rows)
+        for alert in outcome.alerts:
+            await breaches.send(key=alert.case_id.encode(), value=alert.model_dump_json().encode())
+        for case_id, (partition, state) in outcome.states.items():
+            table[case_id] = {"partition": partition, "state": state.to_json()}
+        book.commit(outcome)
+        progress.case_updates += outcome.updates
+        progress.alerts += len(outcome.alerts)
+
+    @app.agent(topic, name="track_cases")
+    async def track_cases(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.flush_seconds):
+            batch = [(e.message.partition, *read_case_event(e.message.value)) for e in events]
+            try:
+                async with lock:
+                    await settle(book.on_events(batch))
+                    progress.case_events += len(batch)
+            except BaseException:
+                for e in events:  # keep them unacked: redelivered after a crash (see agents.py)
+                    e.message.incref()
+                raise
+
+    @app.timer(interval=settings.tick_seconds)
+    async def fire_deadlines() -> None:
+        async with lock:
+            live = clock.live()
+            await settle(book.on_tick())
+            progress.ticks += 1
+            progress.live_ticks += live
+
+    return topic

@@ -1,0 +1,1 @@
+"""Tests of pipeline.text and the `cx text` CLI."""

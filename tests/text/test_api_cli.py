@@ -1,0 +1,56 @@
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from pipeline.cli.text import app
+from pipeline.text import AspectHit, TextResult, analyze, analyze_many
+
+from .conftest import REPO_ROOT
+
+
+def test_contract_fields():
+    result = analyze("客服态度很好，但是等了很久")
+    assert isinstance(result, TextResult)
+    assert set(result.model_dump()) >= {"text", "sentiment", "label", "tokens", "keywords", "aspects"}
+    assert all(isinstance(a, AspectHit) for a in result.aspects)
+
+
+def test_analyze_many_matches_analyze_in_order():
+    texts = ["很好", "太差了", "", "師傅很準時"]
+    assert analyze_many(texts) == [analyze(t) for t in texts]
+
+
+def test_score_command_one_line_per_input_in_order():
+    lines = [json.dumps({"text": t}, ensure_ascii=False) for t in ["服务很好", "太慢了"]] + ["not json"]
+    result = CliRunner().invoke(app, ["score"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    out = [json.loads(x) for x in result.output.splitlines()]
+    assert [o.get("label") for o in out[:2]] == ["positive", "negative"]
+    assert "error" in out[2]
+
+
+def test_score_streams_before_eof():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from pipeline.cli.text import app; app(prog_name='cx text')", "score"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+    )
+    try:
+        proc.stdin.write(json.dumps({"text": "电话13912345678，服务很好"}) + "\n")
+        proc.stdin.flush()
+        first = json.loads(proc.stdout.readline())  # answered while stdin is still open
+        assert first["label"] == "positive" and "[PHONE]" in first["text"]
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def test_eval_command_prints_measures(tmp_path):
+    csv = tmp_path / "s.csv"
+    csv.write_text("label,review\n1,服务很好很满意\n0,态度太差了\n1,师傅很准时\n0,等了两个小时没人理\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", str(csv)])
+    assert result.exit_code == 0, result.output
+    for word in ("accuracy", "precision", "recall", "texts/s", "confusion"):
+        assert word in result.output
+    assert "cx accuracy=1.0000" in result.output
