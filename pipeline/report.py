@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.store import Store
-from pipeline.summary import Landed, channel_summary, landed
+from pipeline.summary import Landed, alert_summary, channel_summary, landed
 
 
 class RunResult(Protocol):
@@ -48,20 +48,20 @@ def print_summary(console: Console, store: Store, result: RunResult | None = Non
     for name, value in _totals(store, result):
         totals.add_row(name, value)
     console.print(totals)
-    columns, rows = channel_summary(store)
-    table = Table(*columns, title="by channel")
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+    for title, (columns, rows) in (("by channel", channel_summary(store)), ("SLA alerts by rule", alert_summary(store))):
+        table = Table(*columns, title=title)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
 
 
 def write_report(store: Store, result: RunResult | None, path: Path) -> Path:
     """Write the summary as Markdown to `path`."""
     lines = [f"# cx run report ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "", "| measure | value |", "|---|---|"]
     lines += [f"| {name.strip()} | {value} |" for name, value in _totals(store, result)]
-    columns, rows = channel_summary(store)
-    lines += ["", "## By channel", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    for title, (columns, rows) in (("By channel", channel_summary(store)), ("SLA alerts by rule", alert_summary(store))):
+        lines += ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -33,31 +33,26 @@ FROM cx.reviews FINAL
 GROUP BY channel ORDER BY channel
 """
 
-# First response: the customer's first message on a case -> the first agent reply after it.
+# First response per channel, from the per-message waits the case agent wrote.
 FIRST_REPLY_BY_CHANNEL = """
-WITH per_case AS (
-    SELECT case_id, any(channel) AS channel,
-           minIf(ts, kind = 'customer_message') AS asked,
-           groupArrayIf(ts, kind = 'agent_reply') AS replies
-    FROM cx.touchpoints FINAL
-    GROUP BY case_id
-    HAVING countIf(kind = 'customer_message') > 0
-),
-answered AS (
-    SELECT channel, asked, arrayMin(arrayFilter(x -> x >= asked, replies)) AS first_reply
-    FROM per_case
-    WHERE arrayExists(x -> x >= asked, replies)
-)
-SELECT channel, count() AS cases,
-       round(quantile(0.5)(dateDiff('millisecond', asked, first_reply)) / 1000, 1) AS p50_first_reply_s,
-       round(quantile(0.9)(dateDiff('millisecond', asked, first_reply)) / 1000, 1) AS p90_first_reply_s
-FROM answered
+SELECT channel, count() AS answered,
+       round(quantile(0.5)(wait_ms) / 1000, 1) AS p50_s,
+       round(quantile(0.9)(wait_ms) / 1000, 1) AS p90_s
+FROM cx.responses FINAL
+WHERE kind = 'first'
 GROUP BY channel ORDER BY channel
+"""
+
+ALERTS_BY_RULE = """
+SELECT rule, countIf(status = 'breach') AS breaches, countIf(status = 'recovery') AS recoveries,
+       uniqExactIf(case_id, status = 'breach') AS cases
+FROM cx.alerts FINAL
+GROUP BY rule ORDER BY rule
 """
 
 
 def channel_summary(store: Store) -> tuple[list[str], list[tuple]]:
-    """Per channel: reviews, mean sentiment, positive share, cases answered, p50/p90 first reply."""
+    """Per channel: reviews, mean sentiment, positive share, first replies, p50/p90 first reply."""
     _, sentiment = store.query(SENTIMENT_BY_CHANNEL)
     _, replies = store.query(FIRST_REPLY_BY_CHANNEL)
     by_channel: dict[str, list] = {}
@@ -65,5 +60,10 @@ def channel_summary(store: Store) -> tuple[list[str], list[tuple]]:
         by_channel.setdefault(channel, [0, None, None, 0, None, None])[0:3] = [reviews, mean, share]
     for channel, cases, p50, p90 in replies:
         by_channel.setdefault(channel, [0, None, None, 0, None, None])[3:6] = [cases, p50, p90]
-    columns = ["channel", "reviews", "mean_sentiment", "positive_share", "cases", "p50_first_reply_s", "p90_first_reply_s"]
+    columns = ["channel", "reviews", "sentiment", "positive", "answered", "p50 1st reply s", "p90 1st reply s"]
     return columns, [(c, *v) for c, v in sorted(by_channel.items())]
+
+
+def alert_summary(store: Store) -> tuple[list[str], list[tuple]]:
+    """Per SLA rule: breaches, recoveries and cases in breach."""
+    return store.query(ALERTS_BY_RULE)

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipeline.cli import text
 from pipeline.config import Settings
 
 app = typer.Typer(
@@ -155,7 +156,7 @@ def sql(query: Annotated[str, typer.Argument(help="SQL to run on the configured 
 
 @app.command()
 def demo(
-    events: Annotated[int, typer.Option(min=1, help="Events to generate when no --input is given")] = 30_000,
+    events: Annotated[int, typer.Option(min=1, help="Events to generate when no --input is given")] = 60_000,
     input_file: Annotated[Path | None, typer.Option("--input", exists=True, dir_okay=False, help="JSON lines to feed instead")] = None,
     malformed: Annotated[int | None, typer.Option(min=0, help="Malformed lines mixed into generated events (default 0.5%)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -198,22 +199,14 @@ def demo(
                     on_landed=lambda now: progress.update(landed_task, completed=now.touchpoints + now.reviews + now.dlq),
                 )
             )  # fmt: skip
-    for table in ("cx.touchpoints", "cx.reviews", "cx.dlq"):
+    for table in ("cx.touchpoints", "cx.reviews", "cx.dlq", "cx.responses", "cx.cases", "cx.alerts"):
         store.execute(f"OPTIMIZE TABLE {table} FINAL")
     print_summary(out, store, result)
     report = write_report(store, result, base.data_dir / "report.md")
     console.print(f"report written to {report}")
 
 
-def _mount_text() -> None:
-    try:
-        from pipeline.cli import text
-    except ImportError:  # the text commands are optional while their module is absent
-        return
-    app.add_typer(text.app, name="text")
-
-
-_mount_text()
+app.add_typer(text.app, name="text")
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from pipeline.text.normalize import clean, for_scoring
 
 MODEL_FILE = "sentiment_model.json.gz"
-FORMAT = "cx-sentiment/1"
+FORMAT = "cx-sentiment/2"
 
 # Clause boundaries: punctuation and spaces. Features never span two clauses.
 CLAUSE_SPLIT = re.compile(r"[，,。.!！?？;；:：~～\s、…()\[\]【】\"“”'‘’<>《》/|-]+")
@@ -65,23 +65,89 @@ def features(text: str) -> set[str]:
 
 @dataclass
 class SentimentModel:
-    """A linear sentiment model: weight per feature, bias; P(positive) = sigmoid(bias + sum)."""
+    """A linear sentiment model with domain-specific parts and a domain router.
 
-    weights: dict[str, float]
+    `weights` maps a feature to [shared, domain_1 .. domain_K, router_1 .. router_K] (`meta["domains"]`
+    names the K domains; K = 0 gives a plain linear model). For a text, the router's scores (Naive
+    Bayes log-likelihoods) give P(domain) by softmax, and
+
+        log-odds(positive) = bias + sum(shared) + sum_k P(domain_k) * (domain_bias_k + sum(domain_k)).
+
+    This is Daume's "frustratingly easy" domain adaptation with soft routing: each domain keeps the
+    shared weights and adds its own corrections, and a text from an unseen domain still gets the
+    shared model plus a mix of the corrections. Scoring is one dictionary lookup per feature and
+    two small vectorised sums.
+    """
+
+    weights: dict[str, list[float]]
     bias: float
     meta: dict = field(default_factory=dict)
+    domain_bias: list[float] = field(default_factory=list)
+    router_bias: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import numpy as np
+
+        self.weights = {f: ([w] if isinstance(w, (int, float)) else list(w)) for f, w in self.weights.items()}
+        k = len(self.domain_bias)
+        if len(self.router_bias) != k:
+            raise ValueError("router_bias and domain_bias must have one entry per domain")
+        self._k = k
+        names = sorted(self.weights)
+        self._index = {f: i for i, f in enumerate(names)}
+        table = np.zeros((len(names) + 1, 1 + 2 * k))  # last row: zeros, for empty texts
+        for i, f in enumerate(names):
+            w = self.weights[f]
+            if len(w) != 1 + 2 * k:
+                raise ValueError(f"feature {f!r}: expected {1 + 2 * k} weights, got {len(w)}")
+            table[i] = w
+        self._sent = np.ascontiguousarray(table[:, : 1 + k])
+        self._route = np.ascontiguousarray(table[:, 1 + k :])
+        self._dbias = np.asarray(self.domain_bias, dtype=np.float64)
+        self._rbias = np.asarray(self.router_bias, dtype=np.float64)
+        self._empty = len(names)
 
     def logit(self, text: str) -> float:
         """Log-odds of positive for a cleaned text."""
-        get = self.weights.get
-        total = self.bias
+        import numpy as np
+
+        get = self._index.get
+        idx: list[int] = []
+        coef: list[float] = []
+        direct: list[float] = []
         for f in features(for_scoring(text)):
-            w = get(f)
-            if w is None:
+            i = get(f)
+            if i is not None:
+                idx.append(i)
+                coef.append(1.0)
+                direct.append(1.0)
+            elif f[0] == "~":
                 # A negated n-gram never seen in training borrows the opposite of the plain one.
-                w = -NEGATION_FLIP * get(f[1:], 0.0) if f[0] == "~" else 0.0
-            total += w
+                i = get(f[1:])
+                if i is not None:
+                    idx.append(i)
+                    coef.append(-NEGATION_FLIP)
+                    direct.append(0.0)
+        if not idx:
+            idx, coef, direct = [self._empty], [0.0], [0.0]
+        parts = np.asarray(coef) @ self._sent[idx]
+        total = self.bias + float(parts[0])
+        if self._k:
+            route = self._rbias + np.asarray(direct) @ self._route[idx]
+            route = np.exp(route - route.max())
+            total += float((route @ (self._dbias + parts[1:])) / route.sum())
         return total
+
+    def domain(self, text: str) -> dict[str, float]:
+        """P(domain) of a cleaned text under the router (empty for a model without domains)."""
+        import numpy as np
+
+        if not self._k:
+            return {}
+        idx = [i for f in features(for_scoring(text)) if (i := self._index.get(f)) is not None] or [self._empty]
+        route = self._rbias + self._route[idx].sum(axis=0)
+        route = np.exp(route - route.max())
+        return dict(zip(self.meta.get("domains", []), (route / route.sum()).tolist()))
 
     def score(self, text: str) -> float:
         """P(positive) in [0, 1] for a cleaned text."""
@@ -93,7 +159,14 @@ class SentimentModel:
 
     def to_bytes(self) -> bytes:
         """Byte-identical gzip'd JSON for identical models (sorted keys, no timestamp)."""
-        doc = {"format": FORMAT, "bias": self.bias, "meta": self.meta, "weights": self.weights}
+        doc = {
+            "format": FORMAT,
+            "bias": self.bias,
+            "domain_bias": self.domain_bias,
+            "router_bias": self.router_bias,
+            "meta": self.meta,
+            "weights": self.weights,
+        }
         raw = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
         return gzip.compress(raw, compresslevel=9, mtime=0)
 
@@ -105,11 +178,17 @@ class SentimentModel:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SentimentModel:
-        """Read a model written by to_bytes."""
+        """Read a model written by to_bytes (also the single-domain cx-sentiment/1 format)."""
         doc = json.loads(gzip.decompress(data))
-        if doc.get("format") != FORMAT:
+        if doc.get("format") not in (FORMAT, "cx-sentiment/1"):
             raise ValueError(f"not a {FORMAT} model: {doc.get('format')!r}")
-        return cls(weights=doc["weights"], bias=float(doc["bias"]), meta=doc.get("meta", {}))
+        return cls(
+            weights=doc["weights"],
+            bias=float(doc["bias"]),
+            meta=doc.get("meta", {}),
+            domain_bias=[float(b) for b in doc.get("domain_bias", [])],
+            router_bias=[float(b) for b in doc.get("router_bias", [])],
+        )
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> SentimentModel:

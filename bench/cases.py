@@ -1,0 +1,146 @@
+"""Case tracking speed and live breach detection delay, on the real stream.
+
+Run: .venv/bin/python -m bench.cases [--events 20000] [--live-cases 200]
+
+1. Case-state updates per second: the same generated touchpoints applied by the pure `CaseBook`
+   in-process (baseline) and through the stream (Tansu -> landing agent -> case-events topic ->
+   case agent + Faust table -> chdb). The ratio is the stream's cost per update.
+2. Breach detection delay, live: chat cases whose first-response deadline (60 s) falls in the next
+   seconds and is never met; the delay is from each deadline to the moment its breach row is
+   readable in ClickHouse (polled every 50 ms), p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pipeline.broker import LocalBroker
+from pipeline.cases import CaseState
+from pipeline.cases.book import CaseBook, StreamClock
+from pipeline.config import Settings
+from pipeline.events import Touchpoint, parse_touchpoint
+from pipeline.generate import generate
+from pipeline.sla import load_policy
+from pipeline.store import open_store
+from streams.runner import run_worker
+
+
+def _touchpoint_lines(events: int) -> list[str]:
+    return [ln for ln in generate(events, seed=99).lines if '"event_id"' in ln]
+
+
+def baseline_updates_per_s(lines: list[str]) -> float:
+    """The pure case logic alone, in arrival order, batches of 500."""
+    events = [parse_touchpoint(ln) for ln in lines]
+    states: dict[str, CaseState] = {}
+    book = CaseBook(load_policy(), states.get, StreamClock("event"))
+    started = time.perf_counter()
+    for i in range(0, len(events), 500):
+        batch = [(hash(e.case_id) % 4, e, None) for e in events[i : i + 500] if isinstance(e, Touchpoint)]
+        outcome = book.on_events(batch)
+        states.update({c: s for c, (_, s) in outcome.states.items()})
+        book.commit(outcome)
+    return len(events) / (time.perf_counter() - started)
+
+
+def stream_updates_per_s(settings: Settings, store, lines: list[str]) -> tuple[float, float]:
+    """Case updates/s through the whole stream, steady state: first to last touchpoint applied."""
+    from pipeline.produce import produce_lines
+
+    marks: dict[str, float] = {}
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def until(app) -> bool:
+            done = app.cx_progress.case_events
+            if "fed" not in marks and app.consumer.assignment() and not app.rebalancing:
+                marks["fed"] = 1
+                # Pre-load the topic, then let the worker drain it.
+                await loop.run_in_executor(None, produce_lines, settings, lines)
+            if done and "first" not in marks:
+                marks["first"] = time.perf_counter()
+            if done >= len(lines):
+                marks["last"] = time.perf_counter()
+                return True
+            return False
+
+        await run_worker(settings, store, until=until, poll=0.02, handle_signals=False)
+
+    asyncio.run(run())
+    seconds = marks["last"] - marks["first"]
+    return len(lines) / seconds, seconds
+
+
+def _waiting_case(n: int, asked: datetime) -> str:
+    return json.dumps({
+        "event_id": f"LIVE-{n}-1", "case_id": f"LIVE-{n}", "customer_id": f"U{n}", "channel": "chat",
+        "kind": "customer_message", "actor": "customer", "ts": asked.isoformat(), "text": "在吗？等了好久了",
+    }, ensure_ascii=False)  # fmt: skip
+
+
+def live_breach_delays(settings: Settings, store, cases: int) -> list[float]:
+    """Seconds from each deadline to its breach row being readable."""
+    now = datetime.now(UTC)
+    # Deadlines spread over 5..25 s from now (first response on chat: 60 s).
+    asked = [now - timedelta(seconds=55) + timedelta(seconds=20 * i / cases) for i in range(cases)]
+    deadlines = {f"LIVE-{i}": a + timedelta(seconds=60) for i, a in enumerate(asked)}
+    seen: dict[str, float] = {}
+    live = settings.model_copy(update={"clock": "wall", "topic_prefix": "live.", "app_id": "bench-live"})
+
+    async def run() -> None:
+        from pipeline.produce import produce_lines
+
+        loop = asyncio.get_running_loop()
+        produced: dict[str, object] = {}
+
+        async def until(app) -> bool:
+            if "f" not in produced and app.consumer.assignment() and not app.rebalancing:
+                produced["f"] = loop.run_in_executor(None, produce_lines, live, [_waiting_case(i, a) for i, a in enumerate(asked)])
+            _, rows = store.query("SELECT case_id FROM cx.alerts WHERE rule = 'first_response' AND status = 'breach' AND case_id LIKE 'LIVE-%'")
+            wall = time.time()
+            for (case_id,) in rows:
+                seen.setdefault(case_id, wall)
+            return len(seen) >= cases or time.time() > now.timestamp() + 90
+
+        await run_worker(live, store, until=until, poll=0.05, handle_signals=False)
+
+    asyncio.run(run())
+    return sorted(seen[c] - deadlines[c].timestamp() for c in seen)
+
+
+def _pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> None:
+    """Print the figures."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--live-cases", type=int, default=200)
+    args = parser.parse_args()
+    lines = _touchpoint_lines(args.events)
+    base = baseline_updates_per_s(lines)
+    with tempfile.TemporaryDirectory() as tmp, LocalBroker() as broker:
+        settings = Settings(data_dir=Path(tmp), app_id="bench-cases", flush_seconds=0.5).for_local_broker(broker.bootstrap)
+        store = open_store(settings)
+        rate, seconds = stream_updates_per_s(settings, store, lines)
+        delays = live_breach_delays(settings, store, args.live_cases)
+    print(f"case-state updates, pure CaseBook (baseline): {base:10,.0f} /s  ({len(lines)} touchpoints)")
+    print(f"case-state updates, through the stream:       {rate:10,.0f} /s  ({seconds:.1f} s, first to last; landing and scoring included)")
+    print(f"stream / baseline:                            {rate / base:10.3f}")
+    if delays:
+        print(f"live breach detection delay (deadline -> row readable), n={len(delays)}/{args.live_cases}: "
+              f"p50 {_pct(delays, 0.5):.2f} s, p99 {_pct(delays, 0.99):.2f} s, max {delays[-1]:.2f} s")  # fmt: skip
+    else:
+        print("live breach detection: no breach rows seen")
+
+
+if __name__ == "__main__":
+    main()
