@@ -28,7 +28,7 @@ from pipeline.events import Touchpoint, parse_touchpoint
 from pipeline.generate import generate
 from pipeline.sla import load_policy
 from pipeline.store import open_store
-from streams.runner import run_worker
+from streams.runner import group_settled, run_worker
 
 
 def _touchpoint_lines(events: int) -> list[str]:
@@ -60,7 +60,7 @@ def stream_updates_per_s(settings: Settings, store, lines: list[str]) -> tuple[f
 
         async def until(app) -> bool:
             done = app.cx_progress.case_events
-            if "fed" not in marks and app.consumer.assignment() and not app.rebalancing:
+            if "fed" not in marks and group_settled(app):
                 marks["fed"] = 1
                 # Pre-load the topic, then let the worker drain it.
                 await loop.run_in_executor(None, produce_lines, settings, lines)
@@ -101,7 +101,7 @@ def live_breach_delays(settings: Settings, store, cases: int) -> list[float]:
         produced: dict[str, object] = {}
 
         async def until(app) -> bool:
-            if "f" not in produced and app.consumer.assignment() and not app.rebalancing:
+            if "f" not in produced and group_settled(app):
                 produced["f"] = loop.run_in_executor(None, produce_lines, live, [_waiting_case(i, a) for i, a in enumerate(asked)])
             _, rows = store.query("SELECT case_id FROM cx.alerts WHERE rule = 'first_response' AND status = 'breach' AND case_id LIKE 'LIVE-%'")
             wall = time.time()

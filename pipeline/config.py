@@ -36,7 +36,7 @@ class Settings(BaseModel):
     tick_seconds: float = Field(default=1.0, gt=0)
 
     @classmethod
-    def from_env(cls, **overrides) -> "Settings":
+    def from_env(cls, **overrides) -> Settings:
         """Settings from the environment, with explicit overrides winning."""
         values = {
             "kafka_bootstrap": _env("CX_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
@@ -56,7 +56,7 @@ class Settings(BaseModel):
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def for_local_broker(self, bootstrap: str) -> "Settings":
+    def for_local_broker(self, bootstrap: str) -> Settings:
         """These settings pointed at a local Tansu broker (short group joins, one record per batch)."""
         return self.model_copy(
             update={"kafka_bootstrap": bootstrap, "session_timeout_s": min(self.session_timeout_s, 6.0), "producer_max_batch": 1}

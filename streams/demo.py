@@ -1,4 +1,4 @@
-"""The demo: a local broker, an in-process worker, a feed of events, and a wait until all landed."""
+"""Feed lines to a running worker and wait until everything landed (the demo's and tests' driver)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import faust
+
 from pipeline.config import Settings
 from pipeline.produce import Fed, produce_lines
 from pipeline.store import Store
 from pipeline.summary import Landed, landed
-from streams.runner import run_worker
+from streams.runner import group_settled, run_worker
 
 
 class NotLanded(RuntimeError):
@@ -27,6 +29,66 @@ class FeedResult:
     seconds: float
 
 
+class _Watch:
+    """Polled by the worker loop: feeds once the group settled, then tells when all has landed."""
+
+    def __init__(self, settings, store, lines, before: Landed, on_sent, on_landed, stall_timeout, until_live):
+        self.settings, self.store, self.lines, self.before = settings, store, lines, before
+        self.on_sent, self.on_landed = on_sent, on_landed
+        self.stall_timeout, self.until_live = stall_timeout, until_live
+        self.feed: asyncio.Future | None = None
+        self.settled_at: float | None = None
+        self.seen, self.seen_at = -1, time.monotonic()
+        self.now = before
+        self.live_from: int | None = None
+
+    def _since_start(self) -> Landed:
+        b, n = self.before, self.now
+        return Landed(n.touchpoints - b.touchpoints, n.reviews - b.reviews, n.dlq - b.dlq)
+
+    def _check_stall(self) -> None:
+        total = self.now.touchpoints + self.now.reviews + self.now.dlq
+        if total != self.seen:
+            self.seen, self.seen_at = total, time.monotonic()
+        elif time.monotonic() - self.seen_at > self.stall_timeout:
+            raise NotLanded(f"nothing new landed for {self.stall_timeout:.0f}s: {self._since_start()}")
+
+    def _start_feed(self, app: faust.App) -> None:
+        # Feed once the group has settled: events consumed during the start-up rebalance would be
+        # delivered twice (harmless downstream, but the counts should be clean).
+        if not group_settled(app):
+            self.settled_at = None
+            return
+        self.settled_at = self.settled_at or time.monotonic()
+        if time.monotonic() - self.settled_at >= self.settings.session_timeout_s / 2:
+            loop = asyncio.get_running_loop()
+            self.feed = loop.run_in_executor(None, produce_lines, self.settings, self.lines, self.on_sent)
+
+    async def done(self, app: faust.App) -> bool:
+        """One poll: True once every fed line landed (and, with until_live, the clock caught up)."""
+        self.now = await asyncio.get_running_loop().run_in_executor(None, landed, self.store)
+        if self.on_landed is not None:
+            self.on_landed(self._since_start())
+        self._check_stall()
+        if self.feed is None:
+            self._start_feed(app)
+            return False
+        if not self.feed.done():
+            return False
+        fed, got, worker = self.feed.result(), self._since_start(), app.cx_progress
+        # Count what landed (a broker's end offsets are not trusted for this).
+        behind = got.touchpoints < fed.touchpoints or got.reviews < fed.reviews or got.dlq < fed.invalid
+        if behind or worker.case_events < fed.touchpoints:
+            return False
+        if not self.until_live:
+            return True
+        # Once the replay is over the clock follows the wall clock; two settled live ticks after
+        # everything landed mean that what is overdue today has fired.
+        if self.live_from is None:
+            self.live_from = worker.live_ticks
+        return worker.live_ticks >= self.live_from + 2
+
+
 async def feed_and_wait(
     settings: Settings,
     store: Store,
@@ -36,56 +98,13 @@ async def feed_and_wait(
     stall_timeout: float = 120.0,
     until_live: bool = True,
 ) -> FeedResult:
-    """Run a worker, produce `lines`, and return once every line is in its table or the DLQ,
-    every touchpoint is in its case and (with `until_live`) the clock has caught up with today.
+    """Run a worker, produce `lines`, and return once every line is in its table or the DLQ, every
+    touchpoint is in its case and (with `until_live`) the clock has caught up with today.
 
     Counts are distinct ids landed since the call began, so the store may already hold data."""
-    loop = asyncio.get_running_loop()
     started = time.monotonic()
-    before = await loop.run_in_executor(None, landed, store)
-    fed: dict[str, asyncio.Future] = {}
-    ready_since: dict[str, float] = {}
-    progress = {"seen": -1, "at": time.monotonic()}
-    state: dict[str, Landed] = {}
-    live_mark: dict[str, int] = {}
-
-    async def all_landed(app) -> bool:
-        now = await loop.run_in_executor(None, landed, store)
-        state["landed"] = now
-        if on_landed is not None:
-            on_landed(Landed(now.touchpoints - before.touchpoints, now.reviews - before.reviews, now.dlq - before.dlq))
-        total = now.touchpoints + now.reviews + now.dlq
-        if total != progress["seen"]:
-            progress.update(seen=total, at=time.monotonic())
-        elif time.monotonic() - progress["at"] > stall_timeout:
-            raise NotLanded(f"nothing new landed for {stall_timeout:.0f}s: {now}")
-        if "future" not in fed:
-            # Feed once the group has settled: events consumed during the start-up rebalance would
-            # be delivered twice (harmless downstream, but the demo's counts should be clean).
-            if app.rebalancing or not app.consumer.assignment() or not app.tables.recovery.completed.is_set():
-                ready_since.clear()
-                return False
-            if time.monotonic() - ready_since.setdefault("t", time.monotonic()) < settings.session_timeout_s / 2:
-                return False
-            fed["future"] = loop.run_in_executor(None, produce_lines, settings, lines, on_sent)
-        if not fed["future"].done():
-            return False
-        fed_counts = fed["future"].result()
-        # Count what landed (a broker's end offsets are not trusted for this).
-        worker = app.cx_progress
-        if not (
-            now.touchpoints - before.touchpoints >= fed_counts.touchpoints
-            and now.reviews - before.reviews >= fed_counts.reviews
-            and now.dlq - before.dlq >= fed_counts.invalid
-            and worker.case_events >= fed_counts.touchpoints
-        ):
-            return False
-        if not until_live:
-            return True
-        # Then the clock: once the replay is over it follows the wall clock; two settled live ticks
-        # after everything landed mean what is overdue today has fired.
-        live_from = live_mark.setdefault("ticks", worker.live_ticks)
-        return worker.live_ticks >= live_from + 2
-
-    await run_worker(settings, store, until=all_landed, poll=0.5, handle_signals=False)
-    return FeedResult(fed=fed["future"].result(), landed=state["landed"], seconds=time.monotonic() - started)
+    before = await asyncio.get_running_loop().run_in_executor(None, landed, store)
+    watch = _Watch(settings, store, lines, before, on_sent, on_landed, stall_timeout, until_live)
+    await run_worker(settings, store, until=watch.done, poll=0.5, handle_signals=False)
+    assert watch.feed is not None
+    return FeedResult(fed=watch.feed.result(), landed=watch.now, seconds=time.monotonic() - started)

@@ -17,6 +17,11 @@ from streams.app import create_app
 log = logging.getLogger("cx.worker")
 
 
+def group_settled(app: faust.App) -> bool:
+    """Whether the worker holds partitions, is not rebalancing and has restored its tables."""
+    return bool(app.consumer.assignment()) and not app.rebalancing and app.tables.recovery.completed.is_set()
+
+
 async def run_worker(
     settings: Settings,
     store: Store,

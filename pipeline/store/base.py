@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
+
+
+class StoreError(RuntimeError):
+    """A query failed; the message is ClickHouse's."""
+
+
+class StoreBusy(StoreError):
+    """The embedded store is held by another process."""
 
 
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
@@ -15,14 +23,6 @@ def check_table_name(table: str) -> str:
     if not _TABLE.fullmatch(table):
         raise StoreError(f"not a table name: {table!r}")
     return table
-
-
-class StoreError(RuntimeError):
-    """A query failed; the message is ClickHouse's."""
-
-
-class StoreBusy(StoreError):
-    """The embedded store is held by another process."""
 
 
 class Store(Protocol):

@@ -16,7 +16,7 @@ from pipeline.store.base import StoreBusy, StoreError, check_table_name
 
 _LOCK_MARKERS = ("Cannot lock file", "already running", "Error initializing EmbeddedServer")
 # chdb allows one data path per process; remember which one this process opened.
-_open: dict[str, "EmbeddedStore"] = {}
+_open: dict[str, EmbeddedStore] = {}
 _open_guard = threading.Lock()
 
 
@@ -63,7 +63,7 @@ class EmbeddedStore:
         )
 
     @classmethod
-    def open(cls, path: Path) -> "EmbeddedStore":
+    def open(cls, path: Path) -> EmbeddedStore:
         """The process-wide store for `path` (chdb cannot open two directories in one process)."""
         key = str(path.resolve())
         with _open_guard:

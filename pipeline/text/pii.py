@@ -48,6 +48,9 @@ _RULES = (
     (LANDLINE, "[TEL]"),
 )
 
+# The tags' words, as the segmenter sees them: placeholders, never keywords.
+MASK_WORDS = frozenset(tag.strip("[]") for _, tag in _RULES)
+
 
 # Full-width forms of the characters the patterns use, folded so that raw (not yet normalised)
 # text is masked too; the rest of the text is left as it is.

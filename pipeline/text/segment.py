@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from pipeline.text.pii import MASK_WORDS
+
 ASPECTS = ("attitude", "speed", "quality", "price", "environment", "ownership", "honesty")
 
 
@@ -71,7 +73,7 @@ class Segmenter:
 
     def keywords(self, tokens: list[str], top_k: int = 5) -> list[str]:
         """Top-k words by TF-IDF (jieba.analyse's IDF table), from already segmented tokens."""
-        counts = Counter(w for w in tokens if len(w) > 1 and not w.isdigit())
+        counts = Counter(w for w in tokens if len(w) > 1 and not w.isdigit() and w not in MASK_WORDS)
         if not counts:
             return []
         idf, median = self._idf, self._median_idf

@@ -39,3 +39,12 @@ def test_analyze_stores_only_masked_text():
     assert "13912345678" not in result.model_dump_json()
     assert "440305198807213527" not in result.model_dump_json()
     assert result.text == "客服让我把身份证[ID]和手机[PHONE]发到[EMAIL]"
+
+
+def test_mask_tags_are_never_keywords():
+    from pipeline.text import analyze
+
+    result = analyze("打了三次电话都没人接，我的手机13812345678，邮箱wang.li@example.com，你推我我推你")
+    assert "13812345678" not in result.text and "[PHONE]" in result.text
+    assert not {"PHONE", "EMAIL"} & set(result.keywords)
+    assert result.keywords
