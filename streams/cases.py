@@ -29,12 +29,13 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
     policy = load_policy()
     topic = app.topic(settings.topic(CASE_EVENTS), key_serializer="raw", value_serializer="raw")
     breaches = app.topic(settings.topic(BREACHES), key_serializer="raw", value_serializer="raw")
-    # use_partitioner: the changelog partition follows the key (as the input topic's does), so the
-    # timer can write states outside of an event.
-    table = app.Table("cases", default=None, partitions=settings.partitions, use_partitioner=True)
+    # use_partitioner: the changelog partition is the key's hash, so the timer can write states
+    # outside of an event. Raw byte keys hash exactly like the case-events keys, so a case's state
+    # and its events share a partition number (and a worker) when several workers split the load.
+    table = app.Table("cases", default=None, partitions=settings.partitions, use_partitioner=True, key_type=bytes)
 
     def load(case_id: str) -> CaseState | None:
-        stored = table.get(case_id)
+        stored = table.get(case_id.encode())
         return CaseState.from_json(stored["state"]) if stored else None
 
     clock = StreamClock(settings.clock, lateness=policy.lateness)
@@ -65,7 +66,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
         for alert in outcome.alerts:
             await breaches.send(key=alert.case_id.encode(), value=alert.model_dump_json().encode())
         for case_id, (partition, state) in outcome.states.items():
-            table[case_id] = {"partition": partition, "state": state.to_json()}
+            table[case_id.encode()] = {"partition": partition, "state": state.to_json()}
         book.commit(outcome)
         progress.case_updates += outcome.updates
         progress.alerts += len(outcome.alerts)

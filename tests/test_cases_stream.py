@@ -9,6 +9,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kafka import KafkaConsumer, TopicPartition
+
 from pipeline.cases import replay
 from pipeline.events import Touchpoint
 from pipeline.sla import load_policy
@@ -48,6 +50,16 @@ def _hand_expected() -> set[tuple[str, str, datetime, str]]:
     return out
 
 
+def _partitions(settings, topic: str) -> dict[bytes, set[int]]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=2000)
+    consumer.assign([TopicPartition(topic, p) for p in range(settings.partitions)])
+    seen: dict[bytes, set[int]] = {}
+    for message in consumer:
+        seen.setdefault(message.key, set()).add(message.partition)
+    consumer.close()
+    return seen
+
+
 def _stream_alerts(store) -> list[tuple]:
     _, rows = store.query("SELECT alert_id, rule, status, case_id, deadline FROM cx.alerts")
     return rows
@@ -64,6 +76,9 @@ def test_scenarios_through_the_stream_raise_exactly_the_expected_alerts(settings
     assert got == _oracle(datetime.now(UTC))
     got_keys = {(r[3], r[1], r[4].astimezone(UTC), r[2]) for r in rows}
     assert _hand_expected() <= got_keys
+    # A case's state lives in the same partition number as its events, so it moves with them
+    # when several workers split the partitions.
+    assert _partitions(settings, f"{settings.app_id}-cases-changelog") == _partitions(settings, settings.topic("cx.case-events"))
     # Every answered customer message has a response row with its wait.
     assert scalar(store, "SELECT countIf(wait_ms != dateDiff('millisecond', asked_at, answered_at)) FROM cx.responses FINAL") == 0
     assert scalar(store, "SELECT count() FROM cx.cases FINAL") == len({ln.split('"case_id": "')[1].split('"')[0] for ln in _lines()})

@@ -93,3 +93,10 @@ def test_broker_command_serves_until_interrupted(tmp_path):
 
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+
+
+def test_report_on_an_empty_store_prints_zeroes_and_writes_markdown(tmp_path):
+    result = _cx("report", "--out", str(tmp_path / "r.md"), data_dir=tmp_path / "cx")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "r.md").read_text()
+    assert "| touchpoints landed | 0 |" in text and "## SLA alerts by rule" in text

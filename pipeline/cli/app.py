@@ -205,6 +205,24 @@ def demo(
     console.print(f"report written to {report}")
 
 
+@app.command()
+def report(
+    out_file: Annotated[Path | None, typer.Option("--out", help="Markdown file (default: CX_DATA_DIR/report.md)")] = None,
+) -> None:
+    """Print the summary of what is in ClickHouse (rows, sentiment and first reply by channel, SLA alerts)."""
+    from pipeline.report import print_summary, write_report
+    from pipeline.store import StoreError, open_store
+
+    settings = Settings.from_env()
+    try:
+        store = open_store(settings)
+        print_summary(out, store)
+        path = write_report(store, None, out_file or settings.data_dir / "report.md")
+    except StoreError as exc:
+        _fail(str(exc))
+    console.print(f"report written to {path}")
+
+
 app.add_typer(text.app, name="text")
 
 
