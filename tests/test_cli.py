@@ -1,6 +1,7 @@
 """The `cx` command line as a user runs it: real processes, real embedded ClickHouse."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -71,7 +72,8 @@ def test_produce_keys_touchpoints_by_case():
     assert routed.key == b"C9" and routed.valid
 
 
-def test_broker_command_serves_until_interrupted(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_broker_command_serves_until_stopped(tmp_path, sig):
     from pipeline.broker import free_port
 
     port = free_port()
@@ -86,7 +88,7 @@ def test_broker_command_serves_until_interrupted(tmp_path):
         assert "cx.touchpoints" in admin.list_topics()
         admin.close()
     finally:
-        proc.send_signal(2)
+        proc.send_signal(sig)
         proc.wait(timeout=15)
     time.sleep(0.2)
     import socket

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
-import time
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated
@@ -66,10 +67,11 @@ def broker(
             f"Workers against it: CX_KAFKA_BOOTSTRAP={local.bootstrap} CX_PRODUCER_MAX_BATCH=1 "
             "CX_KAFKA_SESSION_TIMEOUT=6 cx worker. Ctrl-C stops it."
         )
-        try:
-            while local.running:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
+        stop = threading.Event()
+        # SIGTERM (and SIGINT, which a background job may have ignored) stop the broker cleanly.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        while local.running and not stop.wait(0.5):
             pass
 
 
