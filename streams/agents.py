@@ -6,7 +6,6 @@ Offsets are committed only for acked events, and a batch is acked only after its
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Sequence
 
 import faust
@@ -17,19 +16,14 @@ from pipeline.landing import Landing, Message, land_reviews, land_touchpoints
 from pipeline.store import Store
 from streams.cases import register_cases
 from streams.sink import Progress, Sink
-
-log = logging.getLogger("cx.agents")
-
-
-def _raw_topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
-    return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
+from streams.topics import keep_unacked, raw_topic
 
 
 def register_agents(app: faust.App, settings: Settings, store: Store) -> None:
     """Declare topics and the landing agents on `app`."""
-    touchpoints = _raw_topic(app, settings, TOUCHPOINTS)
-    reviews = _raw_topic(app, settings, REVIEWS)
-    sink = Sink(store, dlq=_raw_topic(app, settings, DLQ), scored=_raw_topic(app, settings, SCORED))
+    touchpoints = raw_topic(app, settings, TOUCHPOINTS)
+    reviews = raw_topic(app, settings, REVIEWS)
+    sink = Sink(store, dlq=raw_topic(app, settings, DLQ), scored=raw_topic(app, settings, SCORED))
     app.cx_progress = Progress()  # type: ignore[attr-defined]
     sink.cases = register_cases(app, settings, sink)
 
@@ -45,13 +39,9 @@ def register_agents(app: faust.App, settings: Settings, store: Store) -> None:
                     landing = await loop.run_in_executor(None, land, messages)
                     await sink.write(landing)
                 except BaseException:
-                    # take_events acks the batch on the way out; an extra reference keeps these
-                    # messages unacked, so their offsets are not committed and they are redelivered.
-                    for e in events:
-                        e.message.incref()
+                    keep_unacked(events)
                     raise
 
-        agent.__name__ = land.__name__
         return agent
 
     app.agent(touchpoints, name="land_touchpoints")(batch_agent(land_touchpoints))

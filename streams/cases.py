@@ -20,6 +20,7 @@ from pipeline.config import Settings
 from pipeline.landing import read_case_event
 from pipeline.sla.policy import load_policy
 from streams.sink import Sink
+from streams.topics import keep_unacked, raw_topic
 
 log = logging.getLogger("cx.cases")
 
@@ -27,8 +28,8 @@ log = logging.getLogger("cx.cases")
 def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.TopicT:
     """Declare the case table, agent and timer; return the topic the landing agent forwards to."""
     policy = load_policy()
-    topic = app.topic(settings.topic(CASE_EVENTS), key_serializer="raw", value_serializer="raw")
-    breaches = app.topic(settings.topic(BREACHES), key_serializer="raw", value_serializer="raw")
+    topic = raw_topic(app, settings, CASE_EVENTS)
+    breaches = raw_topic(app, settings, BREACHES)
     # use_partitioner: the changelog partition is the key's hash, so the timer can write states
     # outside of an event. Raw byte keys hash exactly like the case-events keys, so a case's state
     # and its events share a partition number (and a worker) when several workers split the load.
@@ -45,10 +46,11 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
 
     async def rebuild() -> None:
         # After a restart or rebalance the table is restored from its changelog; the index is not.
-        book.rebuild(
-            (value["partition"], CaseState.from_json(value["state"])) for value in table.values() if value
-        )
-        log.info("due index rebuilt from %d stored cases", len(table))
+        # Only partitions this worker now owns: another worker fires the deadlines of the rest.
+        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topic.get_topic_name()}
+        cases = [(v["partition"], CaseState.from_json(v["state"])) for v in table.values() if v and v["partition"] in owned]
+        book.rebuild(cases)
+        log.info("due index rebuilt from %d stored cases on partitions %s", len(cases), sorted(owned))
 
     table.on_recover(rebuild)
 
@@ -80,8 +82,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
                     await settle(book.on_events(batch))
                     progress.case_events += len(batch)
             except BaseException:
-                for e in events:  # keep them unacked: redelivered after a crash (see agents.py)
-                    e.message.incref()
+                keep_unacked(events)
                 raise
 
     @app.timer(interval=settings.tick_seconds)
