@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pipeline.store import Store
 from pipeline.store.base import scalar
@@ -17,13 +18,20 @@ class Landed:
     dlq: int
 
 
-def landed(store: Store) -> Landed:
-    """Count what landed; distinct ids, so a redelivered message is not counted twice."""
+def landed(store: Store, since: datetime | None = None) -> Landed:
+    """Distinct rows that reached each table (written at or after `since`, the store's clock);
+    distinct ids, so a redelivered message is not counted twice."""
+    params = {"since": since or datetime(1970, 1, 1, tzinfo=UTC)}
     return Landed(
-        touchpoints=int(scalar(store, "SELECT uniqExact(event_id) FROM cx.touchpoints") or 0),
-        reviews=int(scalar(store, "SELECT uniqExact(review_id) FROM cx.reviews") or 0),
-        dlq=int(scalar(store, "SELECT uniqExact(source_topic, kafka_partition, kafka_offset) FROM cx.dlq") or 0),
+        touchpoints=int(scalar(store, "SELECT uniqExact(event_id) FROM cx.touchpoints WHERE ingested_at >= {since:DateTime64(3, 'UTC')}", params) or 0),
+        reviews=int(scalar(store, "SELECT uniqExact(review_id) FROM cx.reviews WHERE ingested_at >= {since:DateTime64(3, 'UTC')}", params) or 0),
+        dlq=int(scalar(store, "SELECT uniqExact(source_topic, kafka_partition, kafka_offset) FROM cx.dlq WHERE received_at >= {since:DateTime64(3, 'UTC')}", params) or 0),
     )
+
+
+def store_now(store: Store) -> datetime:
+    """The store's own clock (rows are stamped with it, so 'landed since' compares like with like)."""
+    return scalar(store, "SELECT now64(3, 'UTC')")
 
 
 SENTIMENT_BY_CHANNEL = """

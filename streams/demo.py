@@ -6,13 +6,14 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import faust
 
 from pipeline.config import Settings
 from pipeline.produce import Fed, produce_lines
 from pipeline.store import Store
-from pipeline.summary import Landed, landed
+from pipeline.summary import Landed, landed, store_now
 from streams.runner import group_settled, run_worker
 
 
@@ -32,26 +33,22 @@ class FeedResult:
 class _Watch:
     """Polled by the worker loop: feeds once the group settled, then tells when all has landed."""
 
-    def __init__(self, settings, store, lines, before: Landed, on_sent, on_landed, stall_timeout, until_live):
-        self.settings, self.store, self.lines, self.before = settings, store, lines, before
+    def __init__(self, settings, store, lines, since: datetime, on_sent, on_landed, stall_timeout, until_live):
+        self.settings, self.store, self.lines, self.since = settings, store, lines, since
         self.on_sent, self.on_landed = on_sent, on_landed
         self.stall_timeout, self.until_live = stall_timeout, until_live
         self.feed: asyncio.Future | None = None
         self.settled_at: float | None = None
         self.seen, self.seen_at = -1, time.monotonic()
-        self.now = before
+        self.now = Landed(0, 0, 0)
         self.live_from: int | None = None
-
-    def _since_start(self) -> Landed:
-        b, n = self.before, self.now
-        return Landed(n.touchpoints - b.touchpoints, n.reviews - b.reviews, n.dlq - b.dlq)
 
     def _check_stall(self) -> None:
         total = self.now.touchpoints + self.now.reviews + self.now.dlq
         if total != self.seen:
             self.seen, self.seen_at = total, time.monotonic()
         elif time.monotonic() - self.seen_at > self.stall_timeout:
-            raise NotLanded(f"nothing new landed for {self.stall_timeout:.0f}s: {self._since_start()}")
+            raise NotLanded(f"nothing new landed for {self.stall_timeout:.0f}s: {self.now}")
 
     def _start_feed(self, app: faust.App) -> None:
         # Feed once the group has settled: events consumed during the start-up rebalance would be
@@ -66,16 +63,16 @@ class _Watch:
 
     async def done(self, app: faust.App) -> bool:
         """One poll: True once every fed line landed (and, with until_live, the clock caught up)."""
-        self.now = await asyncio.get_running_loop().run_in_executor(None, landed, self.store)
+        self.now = await asyncio.get_running_loop().run_in_executor(None, landed, self.store, self.since)
         if self.on_landed is not None:
-            self.on_landed(self._since_start())
+            self.on_landed(self.now)
         self._check_stall()
         if self.feed is None:
             self._start_feed(app)
             return False
         if not self.feed.done():
             return False
-        fed, got, worker = self.feed.result(), self._since_start(), app.cx_progress
+        fed, got, worker = self.feed.result(), self.now, app.cx_progress
         # Count what landed (a broker's end offsets are not trusted for this).
         behind = got.touchpoints < fed.touchpoints or got.reviews < fed.reviews or got.dlq < fed.invalid
         if behind or worker.case_events < fed.touchpoints:
@@ -101,10 +98,11 @@ async def feed_and_wait(
     """Run a worker, produce `lines`, and return once every line is in its table or the DLQ, every
     touchpoint is in its case and (with `until_live`) the clock has caught up with today.
 
-    Counts are distinct ids landed since the call began, so the store may already hold data."""
+    Counts are distinct ids written since the call began, so the store may already hold data, even
+    the same events."""
     started = time.monotonic()
-    before = await asyncio.get_running_loop().run_in_executor(None, landed, store)
-    watch = _Watch(settings, store, lines, before, on_sent, on_landed, stall_timeout, until_live)
+    since = await asyncio.get_running_loop().run_in_executor(None, store_now, store)
+    watch = _Watch(settings, store, lines, since, on_sent, on_landed, stall_timeout, until_live)
     await run_worker(settings, store, until=watch.done, poll=0.5, handle_signals=False)
     assert watch.feed is not None
     return FeedResult(fed=watch.feed.result(), landed=watch.now, seconds=time.monotonic() - started)

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.broker import LocalBroker
 from pipeline.config import Settings
-from pipeline.store import open_store
+from pipeline.store import empty_data_tables, open_store
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CX_SHARED_DIR", REPO.parent / "shared"))
@@ -45,16 +45,10 @@ def store(tmp_path_factory):
     st.close()
 
 
-CX_TABLES = ("cx.touchpoints", "cx.reviews", "cx.dlq")
-
-
 @pytest.fixture
 def clean_store(store):
     """The session store with every data table emptied (the migration ledger stays)."""
-    _, rows = store.query("SELECT name FROM system.tables WHERE database = 'cx' AND name != 'schema_migrations'")
-    for (name,) in rows:
-        if not name.startswith(".inner"):
-            store.execute(f"TRUNCATE TABLE IF EXISTS cx.`{name}`")
+    empty_data_tables(store)
     return store
 
 

@@ -102,3 +102,18 @@ def test_report_on_an_empty_store_prints_zeroes_and_writes_markdown(tmp_path):
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "r.md").read_text()
     assert "| touchpoints landed | 0 |" in text and "## SLA alerts by rule" in text
+
+
+def test_demo_twice_counts_each_run_once(tmp_path):
+    scenario = Path(__file__).parent / "data" / "scenarios" / "handoffs.jsonl"
+    expected = len(scenario.read_text(encoding="utf-8").splitlines())
+    for _ in range(2):
+        run = _cx("demo", "--input", str(scenario), data_dir=tmp_path, timeout=180)
+        assert run.returncode == 0, run.stderr[-2000:]
+        count = _cx("sql", "SELECT count() FROM cx.touchpoints", data_dir=tmp_path)
+        assert count.stdout.strip().splitlines()[-1] == str(expected)
+    kept = _cx("demo", "--input", str(scenario), "--keep", data_dir=tmp_path, timeout=180)
+    assert kept.returncode == 0, kept.stderr[-2000:]
+    # The same events again: one row per event id after dedup, two copies before the merge.
+    final = _cx("sql", "SELECT count() FROM cx.touchpoints FINAL", data_dir=tmp_path)
+    assert final.stdout.strip().splitlines()[-1] == str(expected)

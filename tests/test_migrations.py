@@ -65,3 +65,11 @@ def test_parameters_are_data_not_sql(store):
     assert rows == [(hostile, len(hostile))]
     _, tables = store.query("SELECT count() FROM system.tables WHERE database = 'cx' AND name = 'dlq'")
     assert tables[0][0] == 1
+
+
+def test_datetime_parameters_compare_in_utc(store):
+    from datetime import datetime, timedelta, timezone
+
+    shanghai = datetime(2026, 11, 2, 8, 0, tzinfo=timezone(timedelta(hours=8)))
+    _, rows = store.query("SELECT toDateTime64('2026-11-02 00:00:00', 3, 'UTC') = {t:DateTime64(3, 'UTC')}", {"t": shanghai})
+    assert rows == [(1,)]

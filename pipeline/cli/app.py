@@ -160,13 +160,17 @@ def demo(
     events: Annotated[int, typer.Option(min=1, help="Events to generate when no --input is given")] = 60_000,
     input_file: Annotated[Path | None, typer.Option("--input", exists=True, dir_okay=False, help="JSON lines to feed instead")] = None,
     malformed: Annotated[int | None, typer.Option(min=0, help="Malformed lines mixed into generated events (default 0.5%)")] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Add to the embedded store's data instead of starting empty")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Start a local broker and a worker, feed events, wait until every one landed, print a summary."""
+    """Start a local broker and a worker, feed events, wait until every one landed, print a summary.
+
+    On the embedded store the demo starts from empty tables (unless --keep), so its counts are the
+    run's own; a ClickHouse server (CX_CLICKHOUSE_URL) is never emptied."""
     from pipeline.broker import LocalBroker
-    from pipeline.report import print_summary, write_report
     from pipeline.generate import generate as make
-    from pipeline.store import StoreError, open_store
+    from pipeline.report import print_summary, write_report
+    from pipeline.store import StoreError, empty_data_tables, open_store
     from streams.demo import feed_and_wait
 
     _logging(verbose)
@@ -185,6 +189,8 @@ def demo(
         source = f"{workload.touchpoints + workload.reviews} generated events + {bad} malformed"
     try:
         store = open_store(base)
+        if not keep and not base.clickhouse_url:
+            empty_data_tables(store)
     except StoreError as exc:
         _fail(str(exc))
     with LocalBroker(log=base.data_dir / "broker.log") as local:

@@ -20,12 +20,16 @@ _open: dict[str, EmbeddedStore] = {}
 _open_guard = threading.Lock()
 
 
+def _utc_text(value: datetime) -> str:
+    # ClickHouse's default input format for DateTime64 has no 'T' and no offset: send UTC.
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(sep=" ", timespec="microseconds")
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        # ClickHouse's default input format for DateTime64 has no 'T' and no offset: send UTC.
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat(sep=" ", timespec="microseconds")
+        return _utc_text(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -108,7 +112,7 @@ class EmbeddedStore:
             if self._conn is None:
                 raise StoreError("store is closed")
             try:
-                return self._conn.query(sql, fmt, params=dict(params) if params else None)
+                return self._conn.query(sql, fmt, params=_params(params))
             except RuntimeError as exc:
                 raise StoreError(str(exc).strip()) from None
 
@@ -118,6 +122,13 @@ class EmbeddedStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Query parameters as chdb passes them on (as text): datetimes in UTC, ClickHouse's format."""
+    if not params:
+        return None
+    return {k: _utc_text(v) if isinstance(v, datetime) else v for k, v in params.items()}
 
 
 def _held_elsewhere(status_file: Path) -> bool:

@@ -83,3 +83,16 @@ def apply_migrations(store: Store, folder: Path | None = None, ledger: str = "cx
         )
         done.append(migration.name)
     return done
+
+
+def empty_data_tables(store: Store, database: str = "cx") -> list[str]:
+    """Truncate every table of `database` but the migration ledger; return their names."""
+    _, rows = store.query(
+        "SELECT name FROM system.tables WHERE database = {db:String} AND name != 'schema_migrations'"
+        " AND engine NOT IN ('View', 'MaterializedView') AND NOT startsWith(name, '.inner')",
+        {"db": database},
+    )
+    names = [f"{database}.{name}" for (name,) in rows]
+    for name in names:
+        store.execute(f"TRUNCATE TABLE IF EXISTS {check_table_name(name)}")
+    return names
