@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 
 import faust
 
@@ -28,6 +29,10 @@ log = logging.getLogger("cx.cases")
 def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.TopicT:
     """Declare the case table, agent and timer; return the topic the landing agent forwards to."""
     policy = load_policy()
+    hours = policy.business_hours
+    this_year = datetime.now(UTC).year
+    if hours.holidays and not hours.holidays_cover(this_year):
+        log.warning("the SLA policy lists no public holidays for %d: business-hour waits count them as workdays", this_year)
     topic = raw_topic(app, settings, CASE_EVENTS)
     breaches = raw_topic(app, settings, BREACHES)
     # use_partitioner: the changelog partition is the key's hash, so the timer can write states

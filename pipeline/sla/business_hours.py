@@ -88,6 +88,10 @@ class BusinessHours(BaseModel):
             return True
         return day.weekday() in self.weekdays and day not in self.holidays
 
+    def holidays_cover(self, year: int) -> bool:
+        """Whether the holiday list names any day of `year` (an empty list covers nothing)."""
+        return any(day.year == year for day in self.holidays)
+
     def _window(self, day: date) -> tuple[datetime, datetime]:
         # Convert to UTC: subtracting two datetimes that share a tzinfo ignores DST changes.
         start = datetime.combine(day, self.open, tzinfo=self._zone).astimezone(UTC)

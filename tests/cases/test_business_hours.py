@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -71,3 +71,14 @@ def test_calendar_without_working_time_fails_loudly():
     bh = BusinessHours(weekdays=["sat"], holidays=["2025-01-01..2040-12-31"])
     with pytest.raises(ValueError):
         bh.add(sh(2025, 3, 10), timedelta(hours=1))
+
+
+def test_default_calendar_follows_the_state_council_notices():
+    bh = BH
+    # 2026: Spring Festival 2-15..2-23 with Saturdays 2-14 and 2-28 worked; National Day 10-1..10-7, 10-10 worked.
+    assert not bh.is_workday(date(2026, 2, 23)) and bh.is_workday(date(2026, 2, 24))
+    assert bh.is_workday(date(2026, 2, 14)) and bh.is_workday(date(2026, 2, 28))
+    assert not bh.is_workday(date(2026, 10, 7)) and bh.is_workday(date(2026, 10, 10))
+    # 2025: National Day and Mid-Autumn merged, 10-1..10-8; Sunday 9-28 worked.
+    assert not bh.is_workday(date(2025, 10, 8)) and bh.is_workday(date(2025, 9, 28))
+    assert bh.holidays_cover(2026) and not bh.holidays_cover(2031)
