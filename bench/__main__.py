@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-BENCHES = ["bench.text", "bench.cases"]
+BENCHES = ["bench.text", "bench.cases", "bench.notices"]
 
 if __name__ == "__main__":
     failed = 0

@@ -20,6 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.common import pct, waiting_chat_case
 from pipeline.broker import LocalBroker
 from pipeline.cases import CaseState
 from pipeline.cases.book import CaseBook, StreamClock
@@ -78,13 +79,6 @@ def stream_updates_per_s(settings: Settings, store, lines: list[str]) -> tuple[f
     return len(lines) / seconds, seconds
 
 
-def _waiting_case(n: int, asked: datetime) -> str:
-    return json.dumps({
-        "event_id": f"LIVE-{n}-1", "case_id": f"LIVE-{n}", "customer_id": f"U{n}", "channel": "chat",
-        "kind": "customer_message", "actor": "customer", "ts": asked.isoformat(), "text": "在吗？等了好久了",
-    }, ensure_ascii=False)  # fmt: skip
-
-
 def live_breach_delays(settings: Settings, store, cases: int) -> list[float]:
     """Seconds from each deadline to its breach row being readable."""
     now = datetime.now(UTC)
@@ -102,7 +96,7 @@ def live_breach_delays(settings: Settings, store, cases: int) -> list[float]:
 
         async def until(app) -> bool:
             if "f" not in produced and group_settled(app):
-                produced["f"] = loop.run_in_executor(None, produce_lines, live, [_waiting_case(i, a) for i, a in enumerate(asked)])
+                produced["f"] = loop.run_in_executor(None, produce_lines, live, [waiting_chat_case("LIVE", i, a) for i, a in enumerate(asked)])
             _, rows = store.query("SELECT case_id FROM cx.alerts WHERE rule = 'first_response' AND status = 'breach' AND case_id LIKE 'LIVE-%'")
             wall = time.time()
             for (case_id,) in rows:
@@ -113,10 +107,6 @@ def live_breach_delays(settings: Settings, store, cases: int) -> list[float]:
 
     asyncio.run(run())
     return sorted(seen[c] - deadlines[c].timestamp() for c in seen)
-
-
-def _pct(values: list[float], q: float) -> float:
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def main() -> None:
@@ -137,7 +127,7 @@ def main() -> None:
     print(f"stream / baseline:                            {rate / base:10.3f}")
     if delays:
         print(f"live breach detection delay (deadline -> row readable), n={len(delays)}/{args.live_cases}: "
-              f"p50 {_pct(delays, 0.5):.2f} s, p99 {_pct(delays, 0.99):.2f} s, max {delays[-1]:.2f} s")  # fmt: skip
+              f"p50 {pct(delays, 0.5):.2f} s, p99 {pct(delays, 0.99):.2f} s, max {delays[-1]:.2f} s")  # fmt: skip
     else:
         print("live breach detection: no breach rows seen")
 

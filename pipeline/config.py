@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -34,6 +34,10 @@ class Settings(BaseModel):
     # ListOffsets, which cuts table recovery short; the local stack sends one record per batch.
     producer_max_batch: int = Field(default=16384, ge=1)
     tick_seconds: float = Field(default=1.0, gt=0)
+    # Breach notices: the subscribers file (no file: no notices), where notices link to, the mail password.
+    alerts_config: Path | None = None
+    grafana_url: str | None = None
+    smtp_password: SecretStr | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -52,6 +56,9 @@ class Settings(BaseModel):
             "clock": _env("CX_CLOCK", "auto"),
             "producer_max_batch": int(_env("CX_PRODUCER_MAX_BATCH", "16384")),
             "tick_seconds": float(_env("CX_TICK_SECONDS", "1.0")),
+            "alerts_config": _env("CX_ALERTS_CONFIG"),
+            "grafana_url": _env("CX_GRAFANA_URL"),
+            "smtp_password": _env("CX_SMTP_PASSWORD"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

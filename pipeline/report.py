@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.store import Store
-from pipeline.summary import Landed, alert_summary, channel_summary, landed
+from pipeline.summary import Landed, alert_summary, channel_summary, landed, notice_summary
 
 
 class RunResult(Protocol):
@@ -42,13 +42,21 @@ def _totals(store: Store, result: RunResult | None) -> list[tuple[str, str]]:
     return rows
 
 
+def _sections(store: Store, lower: bool = False) -> list[tuple[str, tuple[list[str], list[tuple]]]]:
+    sections = [("By channel", channel_summary(store)), ("SLA alerts by rule", alert_summary(store))]
+    notices = notice_summary(store)
+    if notices[1]:
+        sections.append(("Breach notices by subscriber", notices))
+    return [(t[0].lower() + t[1:] if lower else t, body) for t, body in sections]
+
+
 def print_summary(console: Console, store: Store, result: RunResult | None = None) -> None:
     """Print the totals and the per-channel table."""
     totals = Table("measure", "value", title="cx demo summary")
     for name, value in _totals(store, result):
         totals.add_row(name, value)
     console.print(totals)
-    for title, (columns, rows) in (("by channel", channel_summary(store)), ("SLA alerts by rule", alert_summary(store))):
+    for title, (columns, rows) in _sections(store, lower=True):
         table = Table(*columns, title=title)
         for row in rows:
             table.add_row(*("" if v is None else str(v) for v in row))
@@ -59,7 +67,7 @@ def write_report(store: Store, result: RunResult | None, path: Path) -> Path:
     """Write the summary as Markdown to `path`."""
     lines = [f"# cx run report ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "", "| measure | value |", "|---|---|"]
     lines += [f"| {name.strip()} | {value} |" for name, value in _totals(store, result)]
-    for title, (columns, rows) in (("By channel", channel_summary(store)), ("SLA alerts by rule", alert_summary(store))):
+    for title, (columns, rows) in _sections(store):
         lines += ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -75,3 +75,16 @@ def channel_summary(store: Store) -> tuple[list[str], list[tuple]]:
 def alert_summary(store: Store) -> tuple[list[str], list[tuple]]:
     """Per SLA rule: breaches, recoveries and cases in breach."""
     return store.query(ALERTS_BY_RULE)
+
+
+NOTICES_BY_SUBSCRIBER = """
+SELECT subscriber, channel, kind, status, count() AS alerts, uniqExact(delivery_id) AS messages,
+       round(quantile(0.5)(latency_ms) / 1000, 2) AS p50_s, round(max(latency_ms) / 1000, 2) AS max_s
+FROM cx.alert_deliveries FINAL
+GROUP BY subscriber, channel, kind, status ORDER BY subscriber, kind, status
+"""
+
+
+def notice_summary(store: Store) -> tuple[list[str], list[tuple]]:
+    """Per subscriber, kind and outcome: alerts covered, messages sent, notifier delay p50/max."""
+    return store.query(NOTICES_BY_SUBSCRIBER)

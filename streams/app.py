@@ -1,18 +1,19 @@
-"""Build the Faust app for given settings (a factory, so tests and the demo can run several)."""
+"""Build the Faust apps for given settings (factories, so tests and the demo can run several)."""
 
 from __future__ import annotations
 
 import faust
 
 from pipeline.config import Settings
+from pipeline.delivery import NoticeRunner
 from pipeline.store import Store
 
 
-def create_app(settings: Settings, store: Store) -> faust.App:
-    """A Faust app with every agent registered, writing to `store`."""
+def faust_app(settings: Settings, app_id: str) -> faust.App:
+    """A bare Faust app with the project's consumer and producer settings; `app_id` is its group."""
     session = settings.session_timeout_s
-    app = faust.App(
-        settings.app_id,
+    return faust.App(
+        app_id,
         broker=[f"kafka://{hostport}" for hostport in settings.kafka_bootstrap.split(",")],
         store="memory://",
         web_enabled=False,
@@ -30,7 +31,21 @@ def create_app(settings: Settings, store: Store) -> faust.App:
         stream_wait_empty=False,
         producer_max_batch_size=settings.producer_max_batch,
     )
+
+
+def create_app(settings: Settings, store: Store) -> faust.App:
+    """The main app (group = CX_APP_ID): landing and case agents, writing to `store`."""
+    app = faust_app(settings, settings.app_id)
     from streams.agents import register_agents
 
     register_agents(app, settings, store)
+    return app
+
+
+def create_notifier_app(settings: Settings, runner: NoticeRunner) -> faust.App:
+    """The notifier (group = CX_APP_ID + '-notify'), so a slow endpoint never holds up case tracking."""
+    app = faust_app(settings, f"{settings.app_id}-notify")
+    from streams.notify import register_notifier
+
+    register_notifier(app, settings, runner)
     return app

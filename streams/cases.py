@@ -77,6 +77,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
         book.commit(outcome)
         progress.case_updates += outcome.updates
         progress.alerts += len(outcome.alerts)
+        progress.alert_keys.update((a.alert_id, a.status) for a in outcome.alerts)
 
     @app.agent(topic, name="track_cases")
     async def track_cases(stream: faust.StreamT) -> None:

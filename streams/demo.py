@@ -11,6 +11,7 @@ from datetime import datetime
 import faust
 
 from pipeline.config import Settings
+from pipeline.delivery import NoticeRunner
 from pipeline.produce import Fed, produce_lines
 from pipeline.store import Store
 from pipeline.summary import Landed, landed, store_now
@@ -33,8 +34,9 @@ class FeedResult:
 class _Watch:
     """Polled by the worker loop: feeds once the group settled, then tells when all has landed."""
 
-    def __init__(self, settings, store, lines, since: datetime, on_sent, on_landed, stall_timeout, until_live):
+    def __init__(self, settings, store, lines, since: datetime, on_sent, on_landed, stall_timeout, until_live, notices):
         self.settings, self.store, self.lines, self.since = settings, store, lines, since
+        self.notices: NoticeRunner | None = notices
         self.on_sent, self.on_landed = on_sent, on_landed
         self.stall_timeout, self.until_live = stall_timeout, until_live
         self.feed: asyncio.Future | None = None
@@ -66,24 +68,34 @@ class _Watch:
         self.now = await asyncio.get_running_loop().run_in_executor(None, landed, self.store, self.since)
         if self.on_landed is not None:
             self.on_landed(self.now)
-        self._check_stall()
         if self.feed is None:
+            self._check_stall()
             self._start_feed(app)
             return False
         if not self.feed.done():
+            self._check_stall()
             return False
         fed, got, worker = self.feed.result(), self.now, app.cx_progress
         # Count what landed (a broker's end offsets are not trusted for this).
         behind = got.touchpoints < fed.touchpoints or got.reviews < fed.reviews or got.dlq < fed.invalid
         if behind or worker.case_events < fed.touchpoints:
+            self._check_stall()
             return False
-        if not self.until_live:
+        if self.until_live:
+            # Once the replay is over the clock follows the wall clock; two settled live ticks after
+            # everything landed mean that what is overdue today has fired.
+            if self.live_from is None:
+                self.live_from = worker.live_ticks
+            if worker.live_ticks < self.live_from + 2:
+                return False
+        return self._notices_done(worker.alert_keys)
+
+    def _notices_done(self, published: set[tuple[str, str]]) -> bool:
+        # Every alert raised reached the notifier, and every notice due is delivered or recorded as
+        # failed (escalations not yet due are not due).
+        if self.notices is None:
             return True
-        # Once the replay is over the clock follows the wall clock; two settled live ticks after
-        # everything landed mean that what is overdue today has fired.
-        if self.live_from is None:
-            self.live_from = worker.live_ticks
-        return worker.live_ticks >= self.live_from + 2
+        return published <= self.notices.seen and not self.notices.busy()
 
 
 async def feed_and_wait(
@@ -94,6 +106,7 @@ async def feed_and_wait(
     on_landed: Callable[[Landed], None] | None = None,
     stall_timeout: float = 120.0,
     until_live: bool = True,
+    notices: NoticeRunner | None = None,
 ) -> FeedResult:
     """Run a worker, produce `lines`, and return once every line is in its table or the DLQ, every
     touchpoint is in its case and (with `until_live`) the clock has caught up with today.
@@ -102,7 +115,7 @@ async def feed_and_wait(
     the same events."""
     started = time.monotonic()
     since = await asyncio.get_running_loop().run_in_executor(None, store_now, store)
-    watch = _Watch(settings, store, lines, since, on_sent, on_landed, stall_timeout, until_live)
-    await run_worker(settings, store, until=watch.done, poll=0.5, handle_signals=False)
+    watch = _Watch(settings, store, lines, since, on_sent, on_landed, stall_timeout, until_live, notices)
+    await run_worker(settings, store, until=watch.done, poll=0.5, handle_signals=False, notices=notices)
     assert watch.feed is not None
     return FeedResult(fed=watch.feed.result(), landed=watch.now, seconds=time.monotonic() - started)

@@ -11,8 +11,9 @@ import faust
 
 from pipeline.broker import ensure_topics
 from pipeline.config import Settings
+from pipeline.delivery import NoticeRunner
 from pipeline.store import Store
-from streams.app import create_app
+from streams.app import create_app, create_notifier_app
 
 log = logging.getLogger("cx.worker")
 
@@ -28,21 +29,27 @@ async def run_worker(
     until: Callable[[faust.App], Awaitable[bool]] | None = None,
     poll: float = 0.25,
     handle_signals: bool = True,
+    notices: NoticeRunner | None = None,
 ) -> None:
-    """Start the app, run until `until(app)` is true (or SIGINT/SIGTERM), then stop it cleanly."""
+    """Start the app (and the notifier, given `notices`), run until `until(app)` is true (or
+    SIGINT/SIGTERM), then stop cleanly."""
     await asyncio.get_running_loop().run_in_executor(None, ensure_topics, settings)
     app = create_app(settings, store)
+    notifier = create_notifier_app(settings, notices) if notices is not None else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     if handle_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     await app.start()
+    if notifier is not None:
+        await notifier.start()
     log.info("worker %s consuming from %s", settings.app_id, settings.kafka_bootstrap)
     try:
         while not stop.is_set():
-            if app.should_stop or app.crashed:
-                raise RuntimeError(f"worker crashed: {app.crash_reason!r}")
+            for running in (app, notifier):
+                if running is not None and (running.should_stop or running.crashed):
+                    raise RuntimeError(f"worker crashed: {running.crash_reason!r}")
             if until is not None and await until(app):
                 break
             try:
@@ -50,6 +57,9 @@ async def run_worker(
             except TimeoutError:
                 pass
     finally:
+        if notifier is not None:
+            await notifier.stop()
+            await notices.close()
         await app.stop()
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -16,16 +16,7 @@ from pipeline.broker import LocalBroker
 from pipeline.config import Settings
 from pipeline.store import empty_data_tables, open_store
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CX_SHARED_DIR", REPO.parent / "shared"))
 _ids = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The team's shared folder (labelled reviews, seeds) next to the repository."""
-    assert SHARED.is_dir(), f"shared data not found at {SHARED} (set CX_SHARED_DIR)"
-    return SHARED
 
 
 @pytest.fixture(scope="session")

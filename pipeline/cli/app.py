@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.cli import text
+from pipeline.cli import alerts, text
 from pipeline.config import Settings
 
 app = typer.Typer(
@@ -78,6 +78,8 @@ def broker(
 @app.command()
 def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the stream worker (Faust agents) against CX_KAFKA_BOOTSTRAP, writing to the configured ClickHouse."""
+    from pipeline.alerts import AlertsConfigError
+    from pipeline.delivery.runner import open_notices
     from pipeline.store import StoreError, open_store
     from streams.runner import run_worker
 
@@ -86,10 +88,11 @@ def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     settings = Settings.from_env()
     try:
         store = open_store(settings)
-    except StoreError as exc:
+        notices = open_notices(settings, store)
+    except (StoreError, AlertsConfigError) as exc:
         _fail(str(exc))
     console.print(f"worker [bold]{settings.app_id}[/]: {settings.kafka_bootstrap} -> {store.description}")
-    asyncio.run(run_worker(settings, store))
+    asyncio.run(run_worker(settings, store, notices=notices))
 
 
 @app.command()
@@ -167,7 +170,9 @@ def demo(
 
     On the embedded store the demo starts from empty tables (unless --keep), so its counts are the
     run's own; a ClickHouse server (CX_CLICKHOUSE_URL) is never emptied."""
+    from pipeline.alerts import AlertsConfigError
     from pipeline.broker import LocalBroker
+    from pipeline.delivery.runner import open_notices
     from pipeline.generate import generate as make
     from pipeline.report import print_summary, write_report
     from pipeline.store import StoreError, empty_data_tables, open_store
@@ -191,7 +196,8 @@ def demo(
         store = open_store(base)
         if not keep and not base.clickhouse_url:
             empty_data_tables(store)
-    except StoreError as exc:
+        notices = open_notices(base, store)
+    except (StoreError, AlertsConfigError) as exc:
         _fail(str(exc))
     with LocalBroker(log=base.data_dir / "broker.log") as local:
         settings = base.for_local_broker(local.bootstrap)
@@ -204,9 +210,10 @@ def demo(
                     settings, store, lines,
                     on_sent=lambda n: progress.advance(sent, n),
                     on_landed=lambda now: progress.update(landed_task, completed=now.touchpoints + now.reviews + now.dlq),
+                    notices=notices,
                 )
             )  # fmt: skip
-    for table in ("cx.touchpoints", "cx.reviews", "cx.dlq", "cx.responses", "cx.cases", "cx.alerts"):
+    for table in ("cx.touchpoints", "cx.reviews", "cx.dlq", "cx.responses", "cx.cases", "cx.alerts", "cx.alert_deliveries"):
         store.execute(f"OPTIMIZE TABLE {table} FINAL")
     print_summary(out, store, result)
     report = write_report(store, result, base.data_dir / "report.md")
@@ -232,6 +239,7 @@ def report(
 
 
 app.add_typer(text.app, name="text")
+app.add_typer(alerts.app, name="alerts")
 
 
 def main() -> None:

@@ -53,43 +53,81 @@ def _snownlp_scorer():
     return run
 
 
+# Accuracy per known labelled set: (floor the shipped model must keep, the goal we work towards).
+TARGETS = {
+    "waimai_10k.test.csv": (0.89, 0.905),
+    "chnsenticorp_hotel.test.csv": (0.89, 0.91),
+    "service_reviews.csv": (0.86, 0.90),
+}
+
+
 @app.command("eval")
 def evaluate(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with columns label,review."),
+    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="CSV files with columns label,review."),
     baseline: bool = typer.Option(False, "--snownlp", help="Also evaluate snownlp's default model."),
-    limit: int = typer.Option(0, help="Only the first N rows (0 = all)."),
+    limit: int = typer.Option(0, help="Only the first N rows of each file (0 = all)."),
+    details: bool = typer.Option(False, "--details", help="Per-class precision/recall and the confusion matrix."),
 ) -> None:
-    """Accuracy, per-class precision/recall, confusion matrix and texts/s on a labelled CSV."""
+    """Accuracy on labelled CSVs, with snownlp beside it and each known set's floor and goal.
+
+    Exits 1 when a known set falls below its floor (a regression); goals are reported, not enforced."""
     from pipeline.text.normalize import clean
     from pipeline.text.sentiment import default_model, read_labelled_csv
 
-    texts, labels = read_labelled_csv(file)
-    if limit:
-        texts, labels = texts[:limit], labels[:limit]
-    if not texts:
-        raise typer.BadParameter("no labelled rows (need columns label,review with label 0 or 1)")
     model = default_model()
-    scorers = [("cx", lambda t: model.score(clean(t)))]
-    if baseline:
-        scorers.append(("snownlp default", _snownlp_scorer()))
     console = Console()
-    for name, scorer in scorers:
-        start = time.perf_counter()
-        predicted = [1 if scorer(t) >= 0.5 else 0 for t in texts]
-        elapsed = time.perf_counter() - start
-        m = confusion(labels, predicted)
-        table = Table(title=f"{file.name} — {name}: {len(texts)} texts")
-        table.add_column("measure")
-        table.add_column("value", justify="right")
-        table.add_row("accuracy", f"{m['accuracy']:.4f}")
-        for cls in ("positive", "negative"):
-            table.add_row(f"{cls} precision", f"{m[cls]['precision']:.4f}")
-            table.add_row(f"{cls} recall", f"{m[cls]['recall']:.4f}")
-        table.add_row("confusion (true pos -> pred pos / pred neg)", f"{m['tp']} / {m['fn']}")
-        table.add_row("confusion (true neg -> pred pos / pred neg)", f"{m['fp']} / {m['tn']}")
-        table.add_row("texts/s", f"{len(texts) / elapsed:,.0f}")
-        console.print(table)
-        print(f"{name} accuracy={m['accuracy']:.4f} texts_per_s={len(texts) / elapsed:.0f}", flush=True)
+    summary = Table(title="sentiment accuracy")
+    summary.add_column("set", no_wrap=True)
+    for column in ("texts", "cx", "snownlp", "floor", "goal", "texts/s"):
+        summary.add_column(column, justify="right")
+    below_floor = []
+    for file in files:
+        texts, labels = read_labelled_csv(file)
+        if limit:
+            texts, labels = texts[:limit], labels[:limit]
+        if not texts:
+            raise typer.BadParameter(f"{file}: no labelled rows (need columns label,review with label 0 or 1)")
+        scorers = [("cx", lambda t: model.score(clean(t)))]
+        if baseline:
+            scorers.append(("snownlp default", _snownlp_scorer()))
+        found = {}
+        for name, scorer in scorers:
+            start = time.perf_counter()
+            predicted = [1 if scorer(t) >= 0.5 else 0 for t in texts]
+            elapsed = time.perf_counter() - start
+            m = confusion(labels, predicted)
+            found[name] = (m["accuracy"], len(texts) / elapsed)
+            if details:
+                console.print(_details(f"{file.name} — {name}: {len(texts)} texts", m))
+            print(f"{file.name} {name} accuracy={m['accuracy']:.4f} texts_per_s={len(texts) / elapsed:.0f}", flush=True)
+        floor, goal = TARGETS.get(file.name, (None, None))
+        accuracy, speed = found["cx"]
+        if floor is not None and accuracy < floor:
+            below_floor.append(file.name)
+        snow = found.get("snownlp default")
+        summary.add_row(
+            file.name, str(len(texts)), f"{accuracy:.4f}", f"{snow[0]:.4f}" if snow else "-",
+            f"{floor:.3f}" if floor else "-",
+            (f"{goal:.3f} " + ("met" if accuracy >= goal else "not met")) if goal else "-",
+            f"{speed:,.0f}",
+        )  # fmt: skip
+    console.print(summary)
+    if below_floor:
+        console.print(f"[bold red]below the floor:[/] {', '.join(below_floor)}")
+        raise typer.Exit(1)
+
+
+def _details(title: str, m: dict) -> Table:
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("accuracy", f"{m['accuracy']:.4f}")
+    for cls in ("positive", "negative"):
+        table.add_row(f"{cls} precision", f"{m[cls]['precision']:.4f}")
+        table.add_row(f"{cls} recall", f"{m[cls]['recall']:.4f}")
+    table.add_row("confusion (true pos -> pred pos / pred neg)", f"{m['tp']} / {m['fn']}")
+    table.add_row("confusion (true neg -> pred pos / pred neg)", f"{m['fp']} / {m['tn']}")
+    return table
 
 
 def confusion(labels: list[int], predicted: list[int]) -> dict:

@@ -128,7 +128,22 @@ def _params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Query parameters as chdb passes them on (as text): datetimes in UTC, ClickHouse's format."""
     if not params:
         return None
-    return {k: _utc_text(v) if isinstance(v, datetime) else v for k, v in params.items()}
+    return {k: _param_text(v) for k, v in params.items()}
+
+
+def _param_text(value: Any) -> Any:
+    # Arrays travel as ClickHouse's text form of an array value (a value, parsed as data, not SQL).
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_quoted(v) for v in value) + "]"
+    return _utc_text(value) if isinstance(value, datetime) else value
+
+
+def _quoted(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, datetime):
+        return f"'{_utc_text(value)}'"
+    return str(value)
 
 
 def _held_elsewhere(status_file: Path) -> bool:

@@ -4,19 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA = REPO_ROOT / "tests" / "data"
-# The labelled reviews live beside the repository (../shared/data/reviews) and are never copied in.
-REVIEWS = REPO_ROOT.parent / "shared" / "data" / "reviews"
-
-
-@pytest.fixture(scope="session")
-def reviews_dir() -> Path:
-    """The shared review CSVs; their absence is a failure, not a skip."""
-    assert REVIEWS.is_dir(), f"labelled reviews not found at {REVIEWS}"
-    return REVIEWS
 
 
 def load_aspect_sample() -> list[tuple[str, set[tuple[str, str]]]]:

@@ -49,8 +49,15 @@ def test_score_streams_before_eof():
 def test_eval_command_prints_measures(tmp_path):
     csv = tmp_path / "s.csv"
     csv.write_text("label,review\n1,服务很好很满意\n0,态度太差了\n1,师傅很准时\n0,等了两个小时没人理\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["eval", str(csv)])
+    result = CliRunner().invoke(app, ["eval", str(csv), "--details"])
     assert result.exit_code == 0, result.output
-    for word in ("accuracy", "precision", "recall", "texts/s", "confusion"):
+    for word in ("accuracy", "precision", "recall", "texts/s", "confusion", "floor", "goal"):
         assert word in result.output
     assert "cx accuracy=1.0000" in result.output
+
+
+def test_eval_fails_below_a_known_floor(tmp_path):
+    csv = tmp_path / "service_reviews.csv"  # a known set name: its floor applies
+    csv.write_text("label,review\n0,服务很好很满意\n1,态度太差了\n0,师傅很准时\n1,等了两个小时没人理\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", str(csv)])
+    assert result.exit_code == 1 and "below the floor" in result.output
