@@ -1,4 +1,4 @@
-"""The demo's and report's figures, as SQL on ClickHouse (what an analyst would run)."""
+"""The demo's and report's figures, as SQL on the analyst views (what an analyst would run)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def store_now(store: Store) -> datetime:
 
 SENTIMENT_BY_CHANNEL = """
 SELECT channel, count() AS reviews, round(avg(sentiment), 3) AS mean_sentiment,
-       round(countIf(label = 'positive') / count(), 3) AS positive_share
-FROM cx.reviews FINAL
+       round(countIf(positive) / count(), 3) AS positive_share
+FROM cx.v_reviews
 GROUP BY channel ORDER BY channel
 """
 
@@ -46,7 +46,7 @@ FIRST_REPLY_BY_CHANNEL = """
 SELECT channel, count() AS answered,
        round(quantile(0.5)(wait_ms) / 1000, 1) AS p50_s,
        round(quantile(0.9)(wait_ms) / 1000, 1) AS p90_s
-FROM cx.responses FINAL
+FROM cx.v_responses
 WHERE kind = 'first'
 GROUP BY channel ORDER BY channel
 """
@@ -54,7 +54,7 @@ GROUP BY channel ORDER BY channel
 ALERTS_BY_RULE = """
 SELECT rule, countIf(status = 'breach') AS breaches, countIf(status = 'recovery') AS recoveries,
        uniqExactIf(case_id, status = 'breach') AS cases
-FROM cx.alerts FINAL
+FROM cx.v_alerts
 GROUP BY rule ORDER BY rule
 """
 
@@ -80,7 +80,7 @@ def alert_summary(store: Store) -> tuple[list[str], list[tuple]]:
 NOTICES_BY_SUBSCRIBER = """
 SELECT subscriber, channel, kind, status, count() AS alerts, uniqExact(delivery_id) AS messages,
        round(quantile(0.5)(latency_ms) / 1000, 2) AS p50_s, round(max(latency_ms) / 1000, 2) AS max_s
-FROM cx.alert_deliveries FINAL
+FROM cx.v_alert_deliveries
 GROUP BY subscriber, channel, kind, status ORDER BY subscriber, kind, status
 """
 
