@@ -69,6 +69,10 @@ class NoticeRunner:
             # One clock for escalations: alerts carry their detection time (event time on replay).
             self.clock.observe(0, alert.detected_at)
             keys = self.dispatcher.offer(alert, messages.get(alert.case_id))
+            if alert.status == "recovery":  # escalations it cancelled will never be sent
+                for key in [k for k in self._received if k.alert_id == alert.alert_id and k.status == "escalation"]:
+                    if key not in self.dispatcher.open:
+                        del self._received[key]
             for key in keys:
                 self._received.setdefault(key, now)
             self.seen.add((alert.alert_id, alert.status))
