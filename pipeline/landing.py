@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.events import Kind, Rejected, Review, Touchpoint, parse_review, parse_touchpoint
+from pipeline.store.tables import DLQ, REVIEWS, TOUCHPOINTS
 from pipeline.text import TextResult, analyze_many, mask_pii
 
 
@@ -128,7 +129,7 @@ def land_touchpoints(messages: Sequence[Message]) -> Landing:
         if isinstance(parsed, Rejected):
             topic_message, row = dead_letter(msg, parsed)
             landing.dead_letters.append(topic_message)
-            landing.add("cx.dlq", row)
+            landing.add(DLQ, row)
         else:
             valid.append((msg, parsed))
     # Only customer words carry the customer's mood; agent texts are stored masked but not scored.
@@ -140,7 +141,7 @@ def land_touchpoints(messages: Sequence[Message]) -> Landing:
             landing.scored.append(scored_message("touchpoint", tp.event_id, tp.case_id, tp.ts, result))
         text = result.text if result is not None else (mask_pii(tp.text) if tp.text else "")
         sentiment = result.sentiment if result else None
-        landing.add("cx.touchpoints", touchpoint_row(tp, msg, text, sentiment))
+        landing.add(TOUCHPOINTS, touchpoint_row(tp, msg, text, sentiment))
         landing.case_feed.append((tp.case_id.encode(), case_event(tp, sentiment)))
     return landing
 
@@ -154,11 +155,11 @@ def land_reviews(messages: Sequence[Message]) -> Landing:
         if isinstance(parsed, Rejected):
             topic_message, row = dead_letter(msg, parsed)
             landing.dead_letters.append(topic_message)
-            landing.add("cx.dlq", row)
+            landing.add(DLQ, row)
         else:
             valid.append((msg, parsed))
     results = analyze_many([r.text for _, r in valid])
     for (msg, review), result in zip(valid, results):
-        landing.add("cx.reviews", review_row(review, msg, result))
+        landing.add(REVIEWS, review_row(review, msg, result))
         landing.scored.append(scored_message("review", review.review_id, review.case_id, review.ts, result))
     return landing

@@ -42,12 +42,12 @@ def _totals(store: Store, result: RunResult | None) -> list[tuple[str, str]]:
     return rows
 
 
-def _sections(store: Store, lower: bool = False) -> list[tuple[str, tuple[list[str], list[tuple]]]]:
+def _sections(store: Store) -> list[tuple[str, tuple[list[str], list[tuple]]]]:
     sections = [("By channel", channel_summary(store)), ("SLA alerts by rule", alert_summary(store))]
     notices = notice_summary(store)
     if notices[1]:
         sections.append(("Breach notices by subscriber", notices))
-    return [(t[0].lower() + t[1:] if lower else t, body) for t, body in sections]
+    return sections
 
 
 def print_summary(console: Console, store: Store, result: RunResult | None = None) -> None:
@@ -56,8 +56,8 @@ def print_summary(console: Console, store: Store, result: RunResult | None = Non
     for name, value in _totals(store, result):
         totals.add_row(name, value)
     console.print(totals)
-    for title, (columns, rows) in _sections(store, lower=True):
-        table = Table(*columns, title=title)
+    for title, (columns, rows) in _sections(store):
+        table = Table(*columns, title=title[:1].lower() + title[1:])
         for row in rows:
             table.add_row(*("" if v is None else str(v) for v in row))
         console.print(table)

@@ -20,6 +20,7 @@ from pipeline.cases.book import CaseBook, Outcome, StreamClock
 from pipeline.config import Settings
 from pipeline.landing import read_case_event
 from pipeline.sla.policy import load_policy
+from pipeline.store.tables import ALERTS, CASES, RESPONSES
 from streams.sink import Sink
 from streams.topics import keep_unacked, raw_topic
 
@@ -64,11 +65,11 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
             return
         rows: dict[str, list[dict]] = {}
         if outcome.responses:
-            rows["cx.responses"] = [r.row() for r in outcome.responses]
+            rows[RESPONSES] = [r.row() for r in outcome.responses]
         if outcome.alerts:
-            rows["cx.alerts"] = [a.row() for a in outcome.alerts]
+            rows[ALERTS] = [a.row() for a in outcome.alerts]
         if outcome.cases:
-            rows["cx.cases"] = list(outcome.cases.values())
+            rows[CASES] = list(outcome.cases.values())
         await sink.insert_rows(rows)
         for alert in outcome.alerts:
             await breaches.send(key=alert.case_id.encode(), value=alert.model_dump_json().encode())
@@ -76,7 +77,6 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
             table[case_id.encode()] = {"partition": partition, "state": state.to_json()}
         book.commit(outcome)
         progress.case_updates += outcome.updates
-        progress.alerts += len(outcome.alerts)
         progress.alert_keys.update((a.alert_id, a.status) for a in outcome.alerts)
 
     @app.agent(topic, name="track_cases")

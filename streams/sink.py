@@ -13,6 +13,7 @@ import faust
 
 from pipeline.landing import Landing
 from pipeline.store import Store, StoreError
+from pipeline.store.tables import DLQ
 
 log = logging.getLogger("cx.sink")
 
@@ -23,7 +24,6 @@ class Progress:
 
     case_events: int = 0  # touchpoints applied to case state
     case_updates: int = 0  # case states changed (events and fired deadlines)
-    alerts: int = 0
     alert_keys: set[tuple[str, str]] = field(default_factory=set)  # (alert_id, status) published
     ticks: int = 0
     live_ticks: int = 0  # ticks settled while the clock followed the wall clock
@@ -56,7 +56,7 @@ class Sink:
                     rejected.append(rejected_row(table, row, str(exc)))
             if rejected:
                 log.error("%d rows for %s dead-lettered: %s", len(rejected), table, rejected[0]["reason"])
-                await self._retrying("cx.dlq", rejected)
+                await self._retrying(DLQ, rejected)
 
     async def _insert(self, table: str, batch: Sequence[dict]) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.store.insert, table, batch)

@@ -3,7 +3,7 @@ landed twice (redelivery, a replay) give the same figures as one clean landing."
 
 from datetime import UTC, datetime
 
-from pipeline.cases import case_row, replay
+from pipeline.cases import replay
 from pipeline.events import Touchpoint
 from pipeline.generate import generate
 from pipeline.landing import Message, land_reviews, land_touchpoints, read_case_event

@@ -35,15 +35,11 @@ class Dispatcher:
         self._released: dict[str, deque[float]] = {s.name: deque() for s in subscribers.subscribers}
         self._escalations: dict[Key, _Escalation] = {}
 
-    def known(self, keys: Iterable[Key]) -> None:
-        """Keys the ledger already holds: never send them again."""
+    def settle(self, keys: Iterable[Key]) -> None:
+        """Keys the ledger holds (delivered or given up on, now or before): never send them again."""
         for key in keys:
             self.settled.add(key)
             self.open.discard(key)
-
-    def settle(self, keys: Iterable[Key]) -> None:
-        """Keys now delivered or given up on (recorded in the ledger)."""
-        self.known(keys)
 
     def is_settled(self, keys: Iterable[Key]) -> bool:
         """Whether none of `keys` is still waiting to be sent or escalated."""
@@ -53,26 +49,30 @@ class Dispatcher:
         """Notices waiting for a slot (escalations not yet due excluded)."""
         return sum(len(q) for q in self._queues.values())
 
-    def offer(self, alert: Alert, last_message: str | None = None) -> list[Key]:
+    def offer(self, alert: Alert, last_message: str | None = None, received_at: float | None = None) -> list[Key]:
         """Route one alert to its subscribers; return the keys it opened (or that are still open)."""
         keys: list[Key] = []
+
+        def item(status: str, subscriber: str) -> Item:
+            return Item(Key(alert.alert_id, status, subscriber), alert, last_message, received_at)  # type: ignore[arg-type]
+
         if alert.status == "recovery":
             self._cancel_escalations(alert.alert_id)
         for sub in self.subscribers.subscribers:
             if not sub.wants(alert.rule, alert.channel, alert.department, alert.priority):
                 continue
             if alert.status == "breach":
-                keys += self._enqueue(sub, Item(Key(alert.alert_id, "breach", sub.name), alert, last_message))
+                keys += self._enqueue(sub, item("breach", sub.name))
                 if sub.escalate_to is not None and sub.escalate_after is not None:
-                    keys += self._arm(sub, alert, last_message)
+                    keys += self._arm(sub, item("escalation", sub.escalate_to))
                 continue
             if sub.recovery:
-                keys += self._enqueue(sub, Item(Key(alert.alert_id, "recovery", sub.name), alert, last_message))
+                keys += self._enqueue(sub, item("recovery", sub.name))
             if sub.escalate_to is not None:
                 # Whoever was told about the escalation also hears that it is over.
                 target = self.subscribers.get(sub.escalate_to)
                 if Key(alert.alert_id, "escalation", target.name) in self.settled and target.recovery:
-                    keys += self._enqueue(target, Item(Key(alert.alert_id, "recovery", target.name), alert, last_message))
+                    keys += self._enqueue(target, item("recovery", target.name))
         return keys
 
     def _enqueue(self, sub: Subscriber, item: Item) -> list[Key]:
@@ -83,13 +83,13 @@ class Dispatcher:
             self._queues[sub.name].append(item)
         return [item.key]
 
-    def _arm(self, sub: Subscriber, alert: Alert, last_message: str | None) -> list[Key]:
-        key = Key(alert.alert_id, "escalation", sub.escalate_to or "")
+    def _arm(self, sub: Subscriber, escalation: Item) -> list[Key]:
+        key = escalation.key
         if key in self.settled:
             return []
         if key not in self.open:
-            due = alert.detected_at + timedelta(minutes=sub.escalate_after or 0)
-            self._escalations[key] = _Escalation(due, Item(key, alert, last_message))
+            due = escalation.alert.detected_at + timedelta(minutes=sub.escalate_after or 0)
+            self._escalations[key] = _Escalation(due, escalation)
             self.open.add(key)
         return [key]
 

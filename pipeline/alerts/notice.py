@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from pipeline.alerts.subscribers import Subscriber
@@ -31,6 +32,7 @@ class Item:
     key: Key
     alert: Alert
     last_message: str | None = None
+    received_at: float | None = None  # unix seconds the notifier took the alert off the topic
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Notice:
     kind: NoticeKind
     items: tuple[Item, ...]
 
-    @property
+    @cached_property
     def delivery_id(self) -> str:
         """Stable id of this message (the receiver's idempotency key, `X-CX-Delivery-Id`)."""
         names = "|".join(sorted(f"{k.alert_id}:{k.status}" for k in self.keys))

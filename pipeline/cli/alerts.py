@@ -55,7 +55,7 @@ def _all(values, every) -> str:
 def check(file: Annotated[Path | None, typer.Argument(help="Subscribers file (default: CX_ALERTS_CONFIG)")] = None) -> None:
     """Validate a subscribers file and show what each subscriber will receive."""
     from pipeline.alerts.notice import Item, Key, single
-    from pipeline.alerts.render import Renderer
+    from pipeline.delivery.runner import notice_renderer
     from pipeline.events.models import Channel, Priority
     from pipeline.sla.policy import Rule
 
@@ -71,23 +71,24 @@ def check(file: Annotated[Path | None, typer.Argument(help="Subscribers file (de
     console.print(table)
     alert = sample_alert("C-EXAMPLE")
     first = subscribers.subscribers[0]
-    preview = Renderer(settings.grafana_url).render(single(first, Item(Key(alert.alert_id, "breach", first.name), alert, "我的订单怎么还没人回复？")))
+    renderer = notice_renderer(settings)
+    preview = renderer.render(single(first, Item(Key(alert.alert_id, "breach", first.name), alert, "我的订单怎么还没人回复？")))
     console.print(f"\nExample breach notice ({first.name}):")
-    console.print(Renderer(settings.grafana_url).markdown(preview))
+    console.print(renderer.markdown(preview))
 
 
 @app.command("test")
 def send_test(file: Annotated[Path | None, typer.Argument(help="Subscribers file (default: CX_ALERTS_CONFIG)")] = None) -> None:
     """Send a test notice to every subscriber and show how each delivery went."""
     from pipeline.alerts.notice import Item, Key, Notice
-    from pipeline.alerts.render import Renderer
     from pipeline.delivery import Sender
+    from pipeline.delivery.runner import notice_renderer
 
     settings, _, subscribers = _load(file)
     alert = sample_alert()
 
     async def run():
-        sender = Sender(Renderer(settings.grafana_url), max_backoff=2.0)
+        sender = Sender(notice_renderer(settings), max_backoff=2.0)
         try:
             notices = [Notice(s, "test", (Item(Key(alert.alert_id, "breach", s.name), alert, "这是一条测试消息"),))
                        for s in subscribers.subscribers]  # fmt: skip

@@ -176,6 +176,7 @@ def demo(
     from pipeline.generate import generate as make
     from pipeline.report import print_summary, write_report
     from pipeline.store import StoreError, empty_data_tables, open_store
+    from pipeline.store.tables import DATA_TABLES
     from streams.demo import feed_and_wait
 
     _logging(verbose)
@@ -213,7 +214,7 @@ def demo(
                     notices=notices,
                 )
             )  # fmt: skip
-    for table in ("cx.touchpoints", "cx.reviews", "cx.dlq", "cx.responses", "cx.cases", "cx.alerts", "cx.alert_deliveries"):
+    for table in DATA_TABLES:
         store.execute(f"OPTIMIZE TABLE {table} FINAL")
     print_summary(out, store, result)
     report = write_report(store, result, base.data_dir / "report.md")

@@ -38,12 +38,12 @@ class Ledger:
         self.store.insert(ALERT_DELIVERIES, rows)
 
 
-def delivery_rows(notice: Notice, delivery: Delivery, received_at: dict[Key, float]) -> list[dict[str, Any]]:
+def delivery_rows(notice: Notice, delivery: Delivery) -> list[dict[str, Any]]:
     """The `cx.alert_deliveries` rows for a notice: one per alert it carried."""
     rows = []
     for item in notice.items:
         a, key = item.alert, item.key
-        taken = received_at.get(key, delivery.first_try_at)
+        taken = item.received_at or delivery.first_try_at
         rows.append(
             {
                 "alert_id": key.alert_id,

@@ -13,15 +13,20 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import partial
 
 from pipeline.alerts.dispatch import Dispatcher
 from pipeline.alerts.notice import Key, Notice
-from pipeline.alerts.subscribers import SubscribersFile
+from pipeline.alerts.render import Renderer
+from pipeline.alerts.subscribers import SubscribersFile, load_subscribers
 from pipeline.cases.book import StreamClock
 from pipeline.cases.rows import Alert
+from pipeline.config import Settings
+from pipeline.delivery.context import last_customer_messages
 from pipeline.delivery.ledger import Ledger, delivery_rows
 from pipeline.delivery.send import Sender
-from pipeline.store import StoreError
+from pipeline.sla.policy import load_policy
+from pipeline.store import Store, StoreError
 
 log = logging.getLogger("cx.notify")
 
@@ -48,7 +53,6 @@ class NoticeRunner:
         self._wall = wall
         self._outbox: dict[str, deque[Notice]] = {s.name: deque() for s in subscribers.subscribers}
         self._tasks: dict[str, asyncio.Task] = {}
-        self._received: dict[Key, float] = {}
         self.seen: set[tuple[str, str]] = set()  # (alert_id, status) taken off the topic
         self.outcomes: Counter[tuple[str, str]] = Counter()  # (subscriber, delivered|failed) -> notices
 
@@ -56,7 +60,7 @@ class NoticeRunner:
         """Route a consumed batch; return, per alert, the keys that must settle before it is acked."""
         ids = {a.alert_id for _, a in batch}
         known = await asyncio.to_thread(self.ledger.settled, ids)
-        self.dispatcher.known(known)
+        self.dispatcher.settle(known)
         messages: dict[str, str] = {}
         if self.last_messages is not None:
             try:
@@ -68,13 +72,7 @@ class NoticeRunner:
         for partition, alert in batch:
             # One clock for escalations: alerts carry their detection time (event time on replay).
             self.clock.observe(0, alert.detected_at)
-            keys = self.dispatcher.offer(alert, messages.get(alert.case_id))
-            if alert.status == "recovery":  # escalations it cancelled will never be sent
-                for key in [k for k in self._received if k.alert_id == alert.alert_id and k.status == "escalation"]:
-                    if key not in self.dispatcher.open:
-                        del self._received[key]
-            for key in keys:
-                self._received.setdefault(key, now)
+            keys = self.dispatcher.offer(alert, messages.get(alert.case_id), received_at=now)
             self.seen.add((alert.alert_id, alert.status))
             out.append(keys)
         self.pump()
@@ -95,12 +93,9 @@ class NoticeRunner:
         while outbox:
             notice = outbox[0]
             delivery = await self.sender.deliver(notice)
-            rows = delivery_rows(notice, delivery, self._received)
-            await self._record(rows)
+            await self._record(delivery_rows(notice, delivery))
             outbox.popleft()
             self.dispatcher.settle(notice.keys)
-            for key in notice.keys:
-                self._received.pop(key, None)
             self.outcomes[(name, delivery.status)] += 1
             if delivery.status == "failed":
                 log.error("notice %s to %s failed: %s", notice.delivery_id, name, delivery.error)
@@ -132,28 +127,25 @@ class NoticeRunner:
         await self.sender.close()
 
 
-def open_notices(settings, store) -> NoticeRunner | None:
+
+def notice_renderer(settings: Settings) -> Renderer:
+    """How notices are worded for these settings: Grafana links, times in the SLA policy's zone."""
+    return Renderer(settings.grafana_url, load_policy().business_hours.timezone)
+
+
+def open_notices(settings: Settings, store: Store) -> NoticeRunner | None:
     """The notice runner the settings ask for: None (said once) when CX_ALERTS_CONFIG is unset.
     A bad subscribers file raises AlertsConfigError naming the subscriber and field."""
-    from functools import partial
-
-    from pipeline.alerts.render import Renderer
-    from pipeline.alerts.subscribers import load_subscribers
-    from pipeline.delivery.context import last_customer_messages
-    from pipeline.sla.policy import load_policy
-
     if settings.alerts_config is None:
         log.info("CX_ALERTS_CONFIG is not set: breach notices are off")
         return None
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     subscribers = load_subscribers(settings.alerts_config, smtp_password=password)
-    policy = load_policy()
-    renderer = Renderer(settings.grafana_url, policy.business_hours.timezone)
     log.info("breach notices to %d subscribers from %s", len(subscribers.subscribers), settings.alerts_config)
     return NoticeRunner(
         subscribers,
-        Sender(renderer),
+        Sender(notice_renderer(settings)),
         Ledger(store),
-        StreamClock(settings.clock, lateness=policy.lateness),
+        StreamClock(settings.clock, lateness=load_policy().lateness),
         last_messages=partial(last_customer_messages, store),
     )

@@ -7,3 +7,4 @@ RESPONSES = "cx.responses"
 CASES = "cx.cases"
 ALERTS = "cx.alerts"
 ALERT_DELIVERIES = "cx.alert_deliveries"
+DATA_TABLES = (TOUCHPOINTS, REVIEWS, DLQ, RESPONSES, CASES, ALERTS, ALERT_DELIVERIES)

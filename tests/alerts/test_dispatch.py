@@ -94,7 +94,7 @@ def test_feishu_five_per_second():
 def test_settled_keys_are_never_sent_again():
     d = Dispatcher(subscribers(ONE.format(rate=100)))
     alert = make_alert(1)
-    d.known([Key(alert.alert_id, "breach", "ops")])
+    d.settle([Key(alert.alert_id, "breach", "ops")])
     assert d.offer(alert) == []
     assert d.due(0.0, None) == []
     # The same alert offered twice while queued is queued once.

@@ -1,7 +1,6 @@
 """Notices through the real stream: `cx demo --input` with loopback receivers, and a worker killed
 with SIGKILL in the middle of deliveries."""
 
-import json
 import os
 import signal
 import subprocess
