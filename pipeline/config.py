@@ -38,6 +38,8 @@ class Settings(BaseModel):
     alerts_config: Path | None = None
     grafana_url: str | None = None
     smtp_password: SecretStr | None = None
+    # Raw text (messages, reviews, rejected payloads) is emptied this many days after its event time.
+    text_retention_days: int = Field(default=180, ge=1)
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -59,6 +61,7 @@ class Settings(BaseModel):
             "alerts_config": _env("CX_ALERTS_CONFIG"),
             "grafana_url": _env("CX_GRAFANA_URL"),
             "smtp_password": _env("CX_SMTP_PASSWORD"),
+            "text_retention_days": int(_env("CX_TEXT_RETENTION_DAYS", "180")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -12,10 +12,14 @@ from pipeline.store import Store
 def faust_app(settings: Settings, app_id: str) -> faust.App:
     """A bare Faust app with the project's consumer and producer settings; `app_id` is its group."""
     session = settings.session_timeout_s
+    datadir = settings.data_dir / "faust" / app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,
         broker=[f"kafka://{hostport}" for hostport in settings.kafka_bootstrap.split(",")],
         store="memory://",
+        # Faust's own files (table changelog bookkeeping) beside the data, not in the working directory.
+        datadir=str(datadir),
         web_enabled=False,
         autodiscover=False,
         topic_partitions=settings.partitions,

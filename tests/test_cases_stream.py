@@ -14,10 +14,12 @@ from kafka import KafkaConsumer, TopicPartition
 from pipeline.cases import replay
 from pipeline.events import Touchpoint
 from pipeline.sla import load_policy
+from pipeline.store import empty_data_tables
 from pipeline.store.base import scalar
 from streams.demo import feed_and_wait
 
 from .cases.helpers import NAMES, SCENARIOS, load_events, load_expected
+from .test_views import figures
 
 POLICY = load_policy()
 
@@ -114,3 +116,18 @@ def test_cx_demo_input_replays_a_scenario_file(tmp_path):
     assert query.returncode == 0, query.stderr
     breaches = {k for k in _oracle(datetime.now(UTC)) if k[2] == "breach"}
     assert int(query.stdout.strip().splitlines()[-1]) == len(breaches)
+
+
+def test_redelivery_across_a_worker_restart_changes_no_view_or_rollup_figure(settings, clean_store):
+    """One clean run, then (new topics, new group) half the events, a restart, and all of them again:
+    every analyst view and dashboard rollup gives the clean run's figures."""
+    store = clean_store
+    lines = _lines()
+    asyncio.run(feed_and_wait(settings, store, lines, stall_timeout=60))
+    clean = figures(store)
+    empty_data_tables(store)
+    again = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "again.", "app_id": settings.app_id + "-again"})
+    asyncio.run(feed_and_wait(again, store, lines[: len(lines) // 2], stall_timeout=60, until_live=False))
+    asyncio.run(feed_and_wait(again, store, lines, stall_timeout=60))  # a new worker; the first half redelivered
+    assert scalar(store, "SELECT count() FROM cx.touchpoints") > scalar(store, "SELECT count() FROM cx.v_touchpoints")
+    assert figures(store) == clean

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipeline.config import Settings
 from pipeline.store.base import Store
 from pipeline.store.migrations import apply_migrations
+from pipeline.store.retention import apply_text_retention
 
 
 def open_store(settings: Settings, migrate: bool = True) -> Store:
@@ -19,4 +20,5 @@ def open_store(settings: Settings, migrate: bool = True) -> Store:
         store = EmbeddedStore.open(settings.data_dir / "clickhouse")
     if migrate:
         apply_migrations(store)
+        apply_text_retention(store, settings.text_retention_days)
     return store

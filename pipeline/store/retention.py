@@ -1,0 +1,37 @@
+"""How long raw text (messages, reviews, rejected payloads) is kept: a column TTL per text column."""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.store.base import Store, check_table_name
+from pipeline.store.tables import RAW_TEXT_COLUMNS
+
+
+def text_retention(store: Store, table: str, column: str) -> int | None:
+    """Days `table.column` is kept, as its TTL says; None without one."""
+    _, rows = store.query(
+        "SELECT create_table_query FROM system.tables WHERE database = {db:String} AND name = {name:String}",
+        {"db": table.split(".")[0], "name": table.split(".")[1]},
+    )
+    # The column's definition runs to the next backquoted name; its TTL, if any, is in there.
+    ttl = rf"`{re.escape(column)}` [^`]*?TTL toDateTime\(\w+\) \+ toIntervalDay\((\d+)\)"
+    match = re.search(ttl, rows[0][0]) if rows else None
+    return int(match.group(1)) if match else None
+
+
+def apply_text_retention(store: Store, days: int) -> list[str]:
+    """Set each raw text column's TTL to `days` where it differs; return the columns changed.
+    Expired text is emptied at the next merge; the row and its measures stay."""
+    if not isinstance(days, int) or days < 1:
+        raise ValueError(f"text retention must be a whole number of days >= 1, not {days!r}")
+    changed = []
+    for table, column, time_column in RAW_TEXT_COLUMNS:
+        if text_retention(store, table, column) == days:
+            continue
+        check_table_name(table)
+        # DDL takes no query parameters; `days` is a validated int and the names are constants.
+        store.execute(f"ALTER TABLE {table} MODIFY COLUMN {column} TTL toDateTime({time_column}) + toIntervalDay({days})")
+        changed.append(f"{table}.{column}")
+    return changed
+
