@@ -14,6 +14,16 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+class Targets(BaseModel):
+    """Goals the dashboards draw as threshold lines and the alert rules fire on."""
+
+    satisfaction: float = Field(default=0.98, gt=0, le=1)
+    follow_up: float = Field(default=1.0, gt=0, le=1)
+    sla: float = Field(default=0.95, gt=0, le=1)
+    negative_rise: float = Field(default=0.10, gt=0, le=1)  # negative share, this hour vs the same hour last week
+    complaint_growth: float = Field(default=2.0, gt=1)  # an aspect's complaints, this week / last week
+
+
 class Settings(BaseModel):
     """Everything a process of the pipeline needs to know about its surroundings."""
 
@@ -40,6 +50,9 @@ class Settings(BaseModel):
     smtp_password: SecretStr | None = None
     # Raw text (messages, reviews, rejected payloads) is emptied this many days after its event time.
     text_retention_days: int = Field(default=180, ge=1)
+    targets: Targets = Targets()
+    # Grafana for `cx dashboards push` (the token is a secret: environment only).
+    grafana_token: SecretStr | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -62,6 +75,12 @@ class Settings(BaseModel):
             "grafana_url": _env("CX_GRAFANA_URL"),
             "smtp_password": _env("CX_SMTP_PASSWORD"),
             "text_retention_days": int(_env("CX_TEXT_RETENTION_DAYS", "180")),
+            "targets": {
+                name: float(value)
+                for name in Targets.model_fields
+                if (value := _env(f"CX_TARGET_{name.upper()}")) is not None
+            },
+            "grafana_token": _env("CX_GRAFANA_TOKEN"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

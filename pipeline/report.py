@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.store import Store
-from pipeline.summary import Landed, alert_summary, channel_summary, landed, notice_summary
+from pipeline.summary import Landed, landed, summary_sections
 
 
 class RunResult(Protocol):
@@ -42,22 +42,14 @@ def _totals(store: Store, result: RunResult | None) -> list[tuple[str, str]]:
     return rows
 
 
-def _sections(store: Store) -> list[tuple[str, tuple[list[str], list[tuple]]]]:
-    sections = [("By channel", channel_summary(store)), ("SLA alerts by rule", alert_summary(store))]
-    notices = notice_summary(store)
-    if notices[1]:
-        sections.append(("Breach notices by subscriber", notices))
-    return sections
-
-
 def print_summary(console: Console, store: Store, result: RunResult | None = None) -> None:
     """Print the totals and the per-channel table."""
     totals = Table("measure", "value", title="cx demo summary")
     for name, value in _totals(store, result):
         totals.add_row(name, value)
     console.print(totals)
-    for title, (columns, rows) in _sections(store):
-        table = Table(*columns, title=title[:1].lower() + title[1:])
+    for title, (columns, rows) in summary_sections(store):
+        table = Table(*columns, title=title)
         for row in rows:
             table.add_row(*("" if v is None else str(v) for v in row))
         console.print(table)
@@ -67,7 +59,7 @@ def write_report(store: Store, result: RunResult | None, path: Path) -> Path:
     """Write the summary as Markdown to `path`."""
     lines = [f"# cx run report ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "", "| measure | value |", "|---|---|"]
     lines += [f"| {name.strip()} | {value} |" for name, value in _totals(store, result)]
-    for title, (columns, rows) in _sections(store):
+    for title, (columns, rows) in summary_sections(store):
         lines += ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -101,7 +101,7 @@ def test_report_on_an_empty_store_prints_zeroes_and_writes_markdown(tmp_path):
     result = _cx("report", "--out", str(tmp_path / "r.md"), data_dir=tmp_path / "cx")
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "r.md").read_text()
-    assert "| touchpoints landed | 0 |" in text and "## SLA alerts by rule" in text
+    assert "| touchpoints landed | 0 |" in text and "## Breaches by rule 各规则超时" in text
 
 
 def test_demo_twice_counts_each_run_once(tmp_path):

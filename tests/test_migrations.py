@@ -73,3 +73,12 @@ def test_datetime_parameters_compare_in_utc(store):
     shanghai = datetime(2026, 11, 2, 8, 0, tzinfo=timezone(timedelta(hours=8)))
     _, rows = store.query("SELECT toDateTime64('2026-11-02 00:00:00', 3, 'UTC') = {t:DateTime64(3, 'UTC')}", {"t": shanghai})
     assert rows == [(1,)]
+
+
+def test_enum_columns_come_back_as_their_names(store):
+    """Arrow carries an Enum as its number; the store answers with names, as clickhouse-driver does."""
+    _, rows = store.query(
+        "SELECT CAST('chat' AS Enum8('phone' = 1, 'chat' = 2)) AS channel, toInt8(-3) AS plain,"
+        " CAST('it''s' AS Enum16('it''s' = 300, 'b' = -3)) AS quoted, CAST(NULL AS Nullable(Enum8('a' = 1))) AS missing"
+    )
+    assert rows == [("chat", -3, "it's", None)]

@@ -13,7 +13,7 @@ from pipeline.landing import Message, land_reviews, land_touchpoints, read_case_
 from pipeline.sla import load_policy
 from pipeline.store import empty_data_tables
 from pipeline.store.rollups import refresh_rollups
-from pipeline.summary import alert_summary, channel_summary
+from pipeline.summary import summary_sections
 
 FIGURES = {
     "touchpoints": "SELECT count(), uniqExact(event_id), round(sum(ifNull(sentiment, 0)), 3) FROM cx.v_touchpoints",
@@ -66,10 +66,8 @@ def _rows():
 def figures(store) -> dict:
     """Every view's and rollup's figures, rollups rebuilt first."""
     refresh_rollups(store)
-    return {name: store.query(sql)[1] for name, sql in (FIGURES | ROLLUP_FIGURES).items()} | {
-        "channel summary": channel_summary(store)[1],
-        "alert summary": alert_summary(store)[1],
-    }
+    figures = {name: store.query(sql)[1] for name, sql in (FIGURES | ROLLUP_FIGURES).items()}
+    return figures | {title: rows for title, (_, rows) in summary_sections(store)}
 
 
 def test_landing_twice_gives_the_figures_of_one_landing(clean_store):

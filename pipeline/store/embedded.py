@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -14,6 +15,8 @@ from typing import Any
 
 from pipeline.store.base import StoreBusy, StoreError, check_table_name
 
+_ENUM = re.compile(r"(?:Nullable\()?Enum(?:8|16)\((.*)\)\)?")
+_ENUM_ITEM = re.compile(r"'((?:[^'\\]|\\.)*)' = (-?\d+)")
 _LOCK_MARKERS = ("Cannot lock file", "already running", "Error initializing EmbeddedServer")
 # chdb allows one data path per process; remember which one this process opened.
 _open: dict[str, EmbeddedStore] = {}
@@ -84,7 +87,23 @@ class EmbeddedStore:
         table = self._run(sql, "ArrowTable", params)
         names = list(table.column_names)
         rows = [tuple(r[i] for i in range(len(names))) for r in _rows(table)]
+        # Arrow carries an Enum as its number; give back the name, as the server driver does.
+        if rows and any(str(f.type) in ("int8", "int16") for f in table.schema):
+            labels = self._enum_labels(sql, params)
+            if labels:
+                columns = [labels.get(name) for name in names]
+                rows = [tuple(v if m is None or v is None else m[v] for v, m in zip(row, columns)) for row in rows]
         return names, rows
+
+    def _enum_labels(self, sql: str, params: Mapping[str, Any] | None) -> dict[str, dict[int, str]]:
+        """For each Enum column of `sql`'s result: number -> name."""
+        described = self._run(f"DESCRIBE ({sql})", "ArrowTable", params)
+        out = {}
+        for name, kind in zip(described.column("name").to_pylist(), described.column("type").to_pylist()):
+            match = _ENUM.fullmatch(kind)
+            if match:
+                out[name] = {int(n): label.replace("\\'", "'") for label, n in _ENUM_ITEM.findall(match.group(1))}
+        return out
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Run a statement that returns nothing."""
