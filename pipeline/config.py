@@ -53,6 +53,7 @@ class Settings(BaseModel):
     targets: Targets = Targets()
     # Grafana for `cx dashboards push` (the token is a secret: environment only).
     grafana_token: SecretStr | None = None
+    grafana_clickhouse_password: SecretStr | None = None  # the datasource's, sent by the push
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -81,6 +82,7 @@ class Settings(BaseModel):
                 if (value := _env(f"CX_TARGET_{name.upper()}")) is not None
             },
             "grafana_token": _env("CX_GRAFANA_TOKEN"),
+            "grafana_clickhouse_password": _env("CX_GRAFANA_CLICKHOUSE_PASSWORD"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.cli import alerts, text
+from pipeline.cli import alerts, dashboards, text
 from pipeline.config import Settings
 
 app = typer.Typer(
@@ -241,6 +241,7 @@ def report(
 
 app.add_typer(text.app, name="text")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(dashboards.app, name="dashboards")
 
 
 def main() -> None:

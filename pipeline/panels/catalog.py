@@ -176,7 +176,7 @@ LATENCY = Dashboard(
             f"  AND {FILTERS} AND (${{case:sqlstring}} = '' OR case_id = ${{case:sqlstring}})\n"
             "ORDER BY deadline LIMIT 200",
             "table", "Breaches whose wait is not over, oldest deadline first (the case box narrows it to one case).",
-            width=24,
+            width=24, expects_rows=False,
         ),
         Panel(
             "case_timeline",
