@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench eval clean
+.PHONY: demo test install bench eval clean report-png
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ bench: $(STAMP)
 REVIEWS ?= $(or $(CX_REVIEWS_DIR),../shared/data/reviews)
 eval: $(STAMP)
 	$(BIN)/cx text eval --snownlp $(REVIEWS)/waimai_10k.test.csv $(REVIEWS)/chnsenticorp_hotel.test.csv tests/data/service_reviews.csv
+
+# docs/report.png: the HTML report of a demo run, screenshot by headless Chromium (apt install chromium).
+report-png: $(STAMP)
+	CX_REPORT_PORT=off $(BIN)/cx demo --events 20000
+	$(BIN)/cx report --html .cx/report.html
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+		--disable-component-update --disable-sync --user-data-dir=$$(mktemp -d) --hide-scrollbars \
+		--window-size=1400,2600 --screenshot=docs/report.png file://$(CURDIR)/.cx/report.html
 
 clean:
 	rm -rf $(VENV) .cx build *.egg-info

@@ -51,6 +51,8 @@ class Settings(BaseModel):
     # Raw text (messages, reviews, rejected payloads) is emptied this many days after its event time.
     text_retention_days: int = Field(default=180, ge=1)
     targets: Targets = Targets()
+    # The live report page served by `cx worker` / `cx demo` (None: off; 0: any free port).
+    report_port: int | None = Field(default=8787, ge=0, le=65535)
     # Grafana for `cx dashboards push` (the token is a secret: environment only).
     grafana_token: SecretStr | None = None
     grafana_clickhouse_password: SecretStr | None = None  # the datasource's, sent by the push
@@ -82,6 +84,7 @@ class Settings(BaseModel):
                 if (value := _env(f"CX_TARGET_{name.upper()}")) is not None
             },
             "grafana_token": _env("CX_GRAFANA_TOKEN"),
+            "report_port": None if _env("CX_REPORT_PORT") == "off" else int(_env("CX_REPORT_PORT", "8787")),
             "grafana_clickhouse_password": _env("CX_GRAFANA_CLICKHOUSE_PASSWORD"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

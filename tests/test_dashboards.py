@@ -1,10 +1,16 @@
 """Grafana as code: the committed JSON is what the code builds, every panel and alert rule query runs
 on ClickHouse loaded by a real demo run, and the plugin's macros expand as the plugin expands them."""
 
+import base64
+import io
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,11 +18,14 @@ import pytest
 import yaml
 
 from dashboards.build import ALERT_RULES_FILE, built_files
+from fontTools.ttLib import TTFont
+
 from pipeline.config import Settings, Targets
 from pipeline.events.models import Channel
 from pipeline.panels import DASHBOARDS, TimeRange, alert_rules, expand
 
 CX = str(Path(sys.executable).with_name("cx"))
+ENV_ONLY = ("live page", "live page type")
 BOARDS = {b.uid: json.loads((Path(__file__).resolve().parents[1] / "dashboards" / f"{b.uid}.json").read_text()) for b in DASHBOARDS}
 
 
@@ -121,16 +130,31 @@ def test_time_range_interval_is_a_round_step():
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    """A data directory loaded by a real `cx demo` run (its own process: chdb opens one per process)."""
+    """A data directory loaded by a real `cx demo --serve` run (its own process: chdb opens one data
+    directory per process), whose live page was fetched while it served it."""
     data = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "CX_DATA_DIR": str(data)}
+    env = {**os.environ, "CX_DATA_DIR": str(data), "CX_REPORT_PORT": "0", "COLUMNS": "200"}
     env.pop("CX_CLICKHOUSE_URL", None)
-    run = subprocess.run([CX, "demo", "--events", "4000"], env=env, capture_output=True, text=True, timeout=400)
-    assert run.returncode == 0, run.stderr[-3000:]
+    demo = subprocess.Popen([CX, "demo", "--events", "4000", "--serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said, urls = [], []
+    deadline = time.monotonic() + 400
+    for line in demo.stderr:
+        said.append(line)
+        if line.startswith("live report page: "):
+            urls.append(line.split()[3])
+        if line.startswith("serving ") or time.monotonic() > deadline:
+            break
+    assert urls and said[-1].startswith("serving "), "".join(said)[-3000:]
+    with urllib.request.urlopen(urls[0], timeout=120) as response:
+        env["live page"] = response.read().decode("utf-8")
+        env["live page type"] = response.headers["Content-Type"]
+    demo.send_signal(signal.SIGINT)
+    assert demo.wait(timeout=60) == 0
     return env
 
 
 def _check(env, *args) -> tuple[int, list[dict]]:
+    env = {k: v for k, v in env.items() if k not in ENV_ONLY}
     run = subprocess.run([CX, "dashboards", "check", "--json", *args], env=env, capture_output=True, text=True, timeout=300)
     results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     assert results, run.stderr[-3000:]
@@ -154,3 +178,31 @@ def test_panels_run_with_one_channel_and_one_department_selected(demo_store):
     # Narrowed down, a panel may fairly be empty; none may fail.
     assert not [r for r in results if r["result"].startswith("error")]
     assert sum(r["rows"] for r in results) > 0
+
+
+def test_demo_serves_the_live_page_while_it_holds_the_store(demo_store):
+    page = demo_store["live page"]
+    assert demo_store["live page type"] == "text/html; charset=utf-8"
+    assert "<meta http-equiv='refresh' content='30'>" in page
+    assert all(b.title in page for b in DASHBOARDS)
+
+
+def test_report_html_is_one_self_contained_page_with_charts_and_a_cjk_font(demo_store, tmp_path):
+    env = {k: v for k, v in demo_store.items() if k not in ENV_ONLY}
+    run = subprocess.run([CX, "report", "--html", str(tmp_path / "r.html")], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    # Viewable offline: nothing is fetched (no scripts, links, external images, imports or remote
+    # fonts); url(#id) is an SVG clip path inside the page.
+    assert not re.search(r"<script|<link|<img|@import|(?:src|href)\s*=\s*['\"]?https?:|url\((?!data:|#)", page)
+    # Every panel is on it (the case timeline needs a case picked), time series drawn as SVG charts.
+    panels = [p for b in DASHBOARDS for p in b.panels if p.key != "case_timeline"]
+    assert all(p.title in page for p in panels)
+    assert page.count("<svg") == sum(p.viz in ("timeseries", "barchart") for p in panels)
+    # The CJK font is embedded, cut to the characters used, and covers the Chinese labels.
+    face = re.search(r"url\(data:font/ttf;base64,([A-Za-z0-9+/=]+)\)", page)
+    assert face, "no embedded font: is a CJK font installed (fc-list :lang=zh)? .ci/run installs fonts-wqy-microhei"
+    font = TTFont(io.BytesIO(base64.b64decode(face.group(1))))
+    covered = set(font.getBestCmap())
+    assert {ord(c) for c in "客户体验报告满意度超时"} <= covered
+    assert len(covered) < 3000  # a subset, not the whole font

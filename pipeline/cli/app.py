@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -92,7 +93,26 @@ def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     except (StoreError, AlertsConfigError) as exc:
         _fail(str(exc))
     console.print(f"worker [bold]{settings.app_id}[/]: {settings.kafka_bootstrap} -> {store.description}")
-    asyncio.run(run_worker(settings, store, notices=notices))
+    page = _serve_page(settings, store)
+    try:
+        asyncio.run(run_worker(settings, store, notices=notices))
+    finally:
+        if page is not None:
+            page.stop()
+
+
+def _serve_page(settings: Settings, store):
+    """Start the live report page (CX_REPORT_PORT; a taken port falls back to a free one)."""
+    from pipeline.page import PageServer
+
+    if settings.report_port is None:
+        return None
+    try:
+        page = PageServer(store, settings.targets, settings.report_port)
+    except OSError:
+        page = PageServer(store, settings.targets, 0)
+    console.print(f"live report page: [bold]{page.url}[/] (refreshes every 30 s)")
+    return page.start()
 
 
 @app.command()
@@ -164,9 +184,11 @@ def demo(
     input_file: Annotated[Path | None, typer.Option("--input", exists=True, dir_okay=False, help="JSON lines to feed instead")] = None,
     malformed: Annotated[int | None, typer.Option(min=0, help="Malformed lines mixed into generated events (default 0.5%)")] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Add to the embedded store's data instead of starting empty")] = False,
+    serve: Annotated[bool, typer.Option("--serve", help="Keep serving the live report page after the run, until Ctrl-C")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Start a local broker and a worker, feed events, wait until every one landed, print a summary.
+    """Start a local broker and a worker, feed events, wait until every one landed, print a summary,
+    write the report (Markdown and a self-contained HTML page); the live page is served meanwhile.
 
     On the embedded store the demo starts from empty tables (unless --keep), so its counts are the
     run's own; a ClickHouse server (CX_CLICKHOUSE_URL) is never emptied."""
@@ -174,6 +196,7 @@ def demo(
     from pipeline.broker import LocalBroker
     from pipeline.delivery.runner import open_notices
     from pipeline.generate import generate as make
+    from pipeline.page.render import write_page
     from pipeline.report import print_summary, write_report
     from pipeline.store import StoreError, empty_data_tables, open_store
     from pipeline.store.tables import DATA_TABLES
@@ -200,6 +223,7 @@ def demo(
         notices = open_notices(base, store)
     except (StoreError, AlertsConfigError) as exc:
         _fail(str(exc))
+    page = _serve_page(base, store)
     with LocalBroker(log=base.data_dir / "broker.log") as local:
         settings = base.for_local_broker(local.bootstrap)
         console.print(f"broker {local.bootstrap} · store {store.description} · feeding {source}")
@@ -219,13 +243,23 @@ def demo(
     print_summary(out, store, result)
     report = write_report(store, result, base.data_dir / "report.md")
     console.print(f"report written to {report}")
+    console.print(f"report page written to {write_page(store, base.targets, base.data_dir / 'report.html')}")
+    if page is not None:
+        if serve:
+            console.print(f"serving {page.url} until Ctrl-C")
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
+        page.stop()
 
 
 @app.command()
 def report(
     out_file: Annotated[Path | None, typer.Option("--out", help="Markdown file (default: CX_DATA_DIR/report.md)")] = None,
+    html_file: Annotated[Path | None, typer.Option("--html", help="Also write the dashboards as one self-contained HTML page")] = None,
 ) -> None:
-    """Print the summary of what is in ClickHouse (rows, sentiment and first reply by channel, SLA alerts)."""
+    """Print the summary of what is in ClickHouse (landed rows, satisfaction and reply waits by channel,
+    breaches by rule, notices) and write it as Markdown; --html adds the page with every panel."""
+    from pipeline.page.render import write_page
     from pipeline.report import print_summary, write_report
     from pipeline.store import StoreError, open_store
 
@@ -234,9 +268,12 @@ def report(
         store = open_store(settings)
         print_summary(out, store)
         path = write_report(store, None, out_file or settings.data_dir / "report.md")
+        page = write_page(store, settings.targets, html_file) if html_file is not None else None
     except StoreError as exc:
         _fail(str(exc))
     console.print(f"report written to {path}")
+    if page is not None:
+        console.print(f"report page written to {page}")
 
 
 app.add_typer(text.app, name="text")

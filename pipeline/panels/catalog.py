@@ -172,10 +172,12 @@ LATENCY = Dashboard(
             "SELECT case_id, rule, channel, department, agent_id AS agent, deadline,\n"
             "       round(dateDiff('second', started_at, now()) / 60) AS waited_min, detail\n"
             "FROM cx.v_alerts\n"
-            "WHERE status = 'breach' AND alert_id NOT IN (SELECT alert_id FROM cx.v_alerts WHERE status = 'recovery')\n"
+            "WHERE status = 'breach' AND rule != 'handoffs'\n"
+            "  AND alert_id NOT IN (SELECT alert_id FROM cx.v_alerts WHERE status = 'recovery')\n"
             f"  AND {FILTERS} AND (${{case:sqlstring}} = '' OR case_id = ${{case:sqlstring}})\n"
             "ORDER BY deadline LIMIT 200",
-            "table", "Breaches whose wait is not over, oldest deadline first (the case box narrows it to one case).",
+            "table", "Breaches whose wait is not over, oldest deadline first (the case box narrows it to one case); "
+            "a handoffs breach is a transfer too many, not a wait, so it is in the breaches panels only.",
             width=24, expects_rows=False,
         ),
         Panel(

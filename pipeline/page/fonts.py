@@ -1,0 +1,50 @@
+"""A CJK font embedded in the page, cut down to the characters the page uses (offline, small)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger("cx.page")
+FAMILY = "CX CJK"
+
+
+@lru_cache(maxsize=1)
+def find_cjk_font() -> Path | None:
+    """A font on this machine that covers Chinese (fontconfig's list), or None."""
+    if shutil.which("fc-list") is None:
+        return None
+    listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10).stdout
+    files = sorted({line.split(":")[0].strip() for line in listed.splitlines() if line.strip()})
+    # Prefer sans-serif families; any will do.
+    files.sort(key=lambda f: (not any(k in f.lower() for k in ("sans", "hei", "microhei")), f))
+    return Path(files[0]) if files else None
+
+
+def font_face(text: str, font: Path | None) -> str:
+    """A CSS @font-face with `font` subset to the characters of `text`, as a data URL; '' without a font."""
+    if font is None:
+        log.warning("no CJK font found (fc-list :lang=zh): the page's Chinese uses the viewer's fonts")
+        return ""
+    from fontTools import subset
+    from fontTools.ttLib import TTCollection, TTFont
+
+    try:
+        loaded = TTCollection(str(font)).fonts[0] if font.suffix.lower() == ".ttc" else TTFont(str(font))
+    except Exception as exc:  # a broken font file must not take the page down
+        log.warning("cannot read font %s: %s", font, exc)
+        return ""
+    options = subset.Options()
+    options.layout_features = ["*"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text="".join(sorted(set(text))))
+    subsetter.subset(loaded)
+    buffer = io.BytesIO()
+    loaded.save(buffer)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"@font-face {{ font-family: '{FAMILY}'; src: url(data:font/ttf;base64,{data}) format('truetype'); }}"
