@@ -14,13 +14,19 @@ log = logging.getLogger("cx.page")
 FAMILY = "CX CJK"
 
 
+# Where Debian's CJK font packages put their files, for machines without fontconfig's fc-list.
+_KNOWN = ("wqy", "notosanscjk", "notoserifcjk", "droidsansfallback", "sourcehansans", "arphic")
+
+
 @lru_cache(maxsize=1)
 def find_cjk_font() -> Path | None:
-    """A font on this machine that covers Chinese (fontconfig's list), or None."""
-    if shutil.which("fc-list") is None:
-        return None
-    listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10).stdout
-    files = sorted({line.split(":")[0].strip() for line in listed.splitlines() if line.strip()})
+    """A font on this machine that covers Chinese (fontconfig's list, else known names), or None."""
+    if shutil.which("fc-list") is not None:
+        listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10).stdout
+        files = sorted({line.split(":")[0].strip() for line in listed.splitlines() if line.strip()})
+    else:
+        found = [p for p in Path("/usr/share/fonts").rglob("*") if p.suffix.lower() in (".ttc", ".ttf", ".otf")]
+        files = sorted(str(p) for p in found if any(k in p.name.lower().replace("-", "") for k in _KNOWN))
     # Prefer sans-serif families; any will do.
     files.sort(key=lambda f: (not any(k in f.lower() for k in ("sans", "hei", "microhei")), f))
     return Path(files[0]) if files else None

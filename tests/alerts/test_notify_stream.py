@@ -74,7 +74,7 @@ def test_demo_delivers_one_signed_notice_per_breach_and_recovery(tmp_path):
     assert len(ding) == len(want_ding)
     assert all("timestamp" in r.query and "sign" in r.query for r in ding)
     # The summary counts notices by subscriber and status; the ledger agrees.
-    assert "Breach notices by subscriber" in run.stdout or "breach notices by subscriber" in run.stdout
+    assert "Breach notices sent 已发送通知" in run.stdout and "ops-webhook" in run.stdout and "duty-ding" in run.stdout
     ledger = _sql("SELECT subscriber, status, count() FROM cx.alert_deliveries FINAL GROUP BY subscriber, status", tmp_path / "cx")
     assert sorted(ledger) == sorted([["duty-ding", "delivered", str(len(want_ding))], ["ops-webhook", "delivered", str(len(want_hook))]])
 
