@@ -43,7 +43,7 @@ def _totals(store: Store, result: RunResult | None) -> list[tuple[str, str]]:
 
 
 def print_summary(console: Console, store: Store, result: RunResult | None = None) -> None:
-    """Print the totals and the per-channel table."""
+    """Print the totals and the summary panels."""
     totals = Table("measure", "value", title="cx demo summary")
     for name, value in _totals(store, result):
         totals.add_row(name, value)

@@ -89,7 +89,8 @@ def empty_data_tables(store: Store, database: str = "cx") -> list[str]:
     """Truncate every table of `database` but the migration ledger; return their names."""
     _, rows = store.query(
         "SELECT name FROM system.tables WHERE database = {db:String} AND name != 'schema_migrations'"
-        " AND engine NOT IN ('View', 'MaterializedView') AND NOT startsWith(name, '.inner')",
+        # Names starting with '.' are ClickHouse's own: MV inner tables, a refresh's temporary table.
+        " AND engine NOT IN ('View', 'MaterializedView') AND NOT startsWith(name, '.')",
         {"db": database},
     )
     names = [f"{database}.{name}" for (name,) in rows]

@@ -34,4 +34,3 @@ def apply_text_retention(store: Store, days: int) -> list[str]:
         store.execute(f"ALTER TABLE {table} MODIFY COLUMN {column} TTL toDateTime({time_column}) + toIntervalDay({days})")
         changed.append(f"{table}.{column}")
     return changed
-
