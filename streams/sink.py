@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import faust
 
 from pipeline.landing import Landing
-from pipeline.store import Store, StoreError
+from pipeline.store import RowRejected, Store, StoreError, StoreUnavailable
 from pipeline.store.tables import DLQ
 
 log = logging.getLogger("cx.sink")
@@ -38,21 +38,23 @@ class Sink:
         self.scored = scored
         self.max_backoff = max_backoff
         self.cases: faust.TopicT | None = None
+        self.outage_retries = 0  # inserts retried because ClickHouse was away
 
     async def insert_rows(self, rows: Mapping[str, Sequence[dict]]) -> None:
-        """Insert rows per table; returns only when each row is written or dead-lettered with a reason."""
+        """Insert rows per table; returns only when each row is written or dead-lettered with a reason.
+        An outage is waited out (the offsets behind the batch stay uncommitted, and the agent, blocked
+        here, stops taking messages); only rows ClickHouse refuses as data go to the DLQ."""
         for table, batch in rows.items():
             try:
-                await self._insert(table, batch)
+                await self._retrying(table, batch)
                 continue
-            except StoreError as exc:
-                log.warning("insert into %s failed (%d rows), trying row by row: %s", table, len(batch), exc)
-            # A row ClickHouse refuses must not stall the stream: it goes to the DLQ with the reason.
+            except RowRejected as exc:
+                log.warning("ClickHouse refused a row of %s (%d in the batch), trying one by one: %s", table, len(batch), exc)
             rejected = []
             for row in batch:
                 try:
-                    await self._insert(table, [row])
-                except StoreError as exc:
+                    await self._retrying(table, [row])
+                except RowRejected as exc:
                     rejected.append(rejected_row(table, row, str(exc)))
             if rejected:
                 log.error("%d rows for %s dead-lettered: %s", len(rejected), table, rejected[0]["reason"])
@@ -62,13 +64,18 @@ class Sink:
         await asyncio.get_running_loop().run_in_executor(None, self.store.insert, table, batch)
 
     async def _retrying(self, table: str, batch: Sequence[dict]) -> None:
+        """Insert, waiting out anything but a refused row (raised as RowRejected)."""
         backoff = 0.5
         while True:
             try:
                 return await self._insert(table, batch)
+            except RowRejected:
+                raise
             except StoreError as exc:
-                # ClickHouse is away: the offsets behind this batch stay uncommitted while we wait.
-                log.error("insert into %s failed, retrying in %.1fs: %s", table, backoff, exc)
+                # An outage, or a failure we cannot place: never a reason to dead-letter good data.
+                kind = "unavailable" if isinstance(exc, StoreUnavailable) else "failed"
+                log.error("ClickHouse %s for %s, retrying in %.1fs: %s", kind, table, backoff, exc)
+                self.outage_retries += 1
                 await asyncio.sleep(backoff)
                 backoff = min(self.max_backoff, backoff * 2)
 

@@ -6,13 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-
-class StoreError(RuntimeError):
-    """A query failed; the message is ClickHouse's."""
-
-
-class StoreBusy(StoreError):
-    """The embedded store is held by another process."""
+from pipeline.store.exceptions import StoreError
 
 
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")

@@ -13,7 +13,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pipeline.store.base import StoreBusy, StoreError, check_table_name
+from pipeline.store.base import check_table_name
+from pipeline.store.exceptions import StoreBusy, StoreError, error_from
 
 _ENUM = re.compile(r"(?:Nullable\()?Enum(?:8|16)\((.*)\)\)?")
 _ENUM_ITEM = re.compile(r"'((?:[^'\\]|\\.)*)' = (-?\d+)")
@@ -123,7 +124,7 @@ class EmbeddedStore:
                     inserter.append(payload.encode("utf-8"))
                     inserter.finish()
             except RuntimeError as exc:
-                raise StoreError(str(exc)) from None
+                raise error_from(str(exc)) from None
         return len(rows)
 
     def _run(self, sql: str, fmt: str, params: Mapping[str, Any] | None):
@@ -133,7 +134,7 @@ class EmbeddedStore:
             try:
                 return self._conn.query(sql, fmt, params=_params(params))
             except RuntimeError as exc:
-                raise StoreError(str(exc).strip()) from None
+                raise error_from(str(exc).strip()) from None
 
     def close(self) -> None:
         """Close the connection and release the directory lock."""

@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.store.base import Store, StoreError, check_table_name
+from pipeline.store.base import Store, check_table_name
+from pipeline.store.exceptions import StoreError
 
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 

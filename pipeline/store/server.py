@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.store.base import StoreError, check_table_name
+from pipeline.store.base import check_table_name
+from pipeline.store.exceptions import StoreError, StoreUnavailable, error_from
 
 
 class ServerStore:
@@ -25,13 +26,11 @@ class ServerStore:
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
         """Run a SELECT; return column names and rows."""
-        from clickhouse_driver.errors import Error
-
         with self._lock:
             try:
                 rows, columns = self._client.execute(sql, dict(params or {}), with_column_types=True)
-            except Error as exc:
-                raise StoreError(str(exc)) from None
+            except Exception as exc:
+                raise _store_error(exc) from None
         return [c[0] for c in columns], [tuple(r) for r in rows]
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
@@ -40,8 +39,6 @@ class ServerStore:
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """Insert dict rows through the native protocol's data blocks."""
-        from clickhouse_driver.errors import Error
-
         if not rows:
             return 0
         check_table_name(table)
@@ -53,10 +50,21 @@ class ServerStore:
                     [dict(r) for r in rows],
                     types_check=False,
                 )
-            except Error as exc:
-                raise StoreError(str(exc)) from None
+            except Exception as exc:
+                raise _store_error(exc) from None
         return len(rows)
 
     def close(self) -> None:
         """Disconnect."""
         self._client.disconnect()
+
+
+def _store_error(exc: Exception) -> StoreError:
+    """clickhouse-driver's error as ours: lost connections and timeouts are outages."""
+    from clickhouse_driver import errors
+
+    if isinstance(exc, errors.NetworkError | errors.SocketTimeoutError | errors.UnexpectedPacketFromServerError | EOFError | OSError):
+        return StoreUnavailable(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, errors.Error):
+        return error_from(str(exc), getattr(exc, "code", None))
+    raise exc
