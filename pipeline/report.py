@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -42,24 +43,37 @@ def _totals(store: Store, result: RunResult | None) -> list[tuple[str, str]]:
     return rows
 
 
-def print_summary(console: Console, store: Store, result: RunResult | None = None) -> None:
+@dataclass(frozen=True)
+class Summary:
+    """The figures of a summary, queried once for the terminal and the Markdown file."""
+
+    totals: list[tuple[str, str]]
+    sections: list[tuple[str, tuple[list[str], list[tuple]]]]
+
+
+def gather(store: Store, result: RunResult | None = None) -> Summary:
+    """Query the totals and the summary panels."""
+    return Summary(_totals(store, result), summary_sections(store))
+
+
+def print_summary(console: Console, summary: Summary) -> None:
     """Print the totals and the summary panels."""
     totals = Table("measure", "value", title="cx demo summary")
-    for name, value in _totals(store, result):
+    for name, value in summary.totals:
         totals.add_row(name, value)
     console.print(totals)
-    for title, (columns, rows) in summary_sections(store):
+    for title, (columns, rows) in summary.sections:
         table = Table(*columns, title=title)
         for row in rows:
             table.add_row(*("" if v is None else str(v) for v in row))
         console.print(table)
 
 
-def write_report(store: Store, result: RunResult | None, path: Path) -> Path:
+def write_report(summary: Summary, path: Path) -> Path:
     """Write the summary as Markdown to `path`."""
     lines = [f"# cx run report ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "", "| measure | value |", "|---|---|"]
-    lines += [f"| {name.strip()} | {value} |" for name, value in _totals(store, result)]
-    for title, (columns, rows) in summary_sections(store):
+    lines += [f"| {name.strip()} | {value} |" for name, value in summary.totals]
+    for title, (columns, rows) in summary.sections:
         lines += ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
     path.parent.mkdir(parents=True, exist_ok=True)

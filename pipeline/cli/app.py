@@ -197,7 +197,7 @@ def demo(
     from pipeline.delivery.runner import open_notices
     from pipeline.generate import generate as make
     from pipeline.page.render import write_page
-    from pipeline.report import print_summary, write_report
+    from pipeline.report import gather, print_summary, write_report
     from pipeline.store import StoreError, empty_data_tables, open_store
     from pipeline.store.tables import DATA_TABLES
     from streams.demo import feed_and_wait
@@ -240,8 +240,9 @@ def demo(
             )  # fmt: skip
     for table in DATA_TABLES:
         store.execute(f"OPTIMIZE TABLE {table} FINAL")
-    print_summary(out, store, result)
-    report = write_report(store, result, base.data_dir / "report.md")
+    summary = gather(store, result)
+    print_summary(out, summary)
+    report = write_report(summary, base.data_dir / "report.md")
     console.print(f"report written to {report}")
     console.print(f"report page written to {write_page(store, base.targets, base.data_dir / 'report.html')}")
     if page is not None:
@@ -260,14 +261,15 @@ def report(
     """Print the summary of what is in ClickHouse (landed rows, satisfaction and reply waits by channel,
     breaches by rule, notices) and write it as Markdown; --html adds the page with every panel."""
     from pipeline.page.render import write_page
-    from pipeline.report import print_summary, write_report
+    from pipeline.report import gather, print_summary, write_report
     from pipeline.store import StoreError, open_store
 
     settings = Settings.from_env()
     try:
         store = open_store(settings)
-        print_summary(out, store)
-        path = write_report(store, None, out_file or settings.data_dir / "report.md")
+        summary = gather(store)
+        print_summary(out, summary)
+        path = write_report(summary, out_file or settings.data_dir / "report.md")
         page = write_page(store, settings.targets, html_file) if html_file is not None else None
     except StoreError as exc:
         _fail(str(exc))

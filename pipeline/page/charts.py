@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +19,7 @@ PALETTE = ["#3274d9", "#e0752d", "#56a64b", "#a352cc", "#f2cc0c", "#e02f44", "#8
 plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "cx", "axes.prop_cycle": plt.cycler(color=PALETTE), "font.size": 9})
 
 
+@lru_cache(maxsize=4)
 def use_font(font: Path | None) -> None:
     """Measure text with the CJK font (the page draws it with the same font)."""
     if font is not None:

@@ -209,27 +209,24 @@ LATENCY = Dashboard(
     ),
 )
 
+def _keywords(polarity: str, title: str) -> Panel:
+    return Panel(
+        f"{polarity}_keywords",
+        title,
+        "SELECT term AS keyword, sum(mentions) AS reviews\nFROM cx.rollup_review_terms_1h\n"
+        f"WHERE $__timeFilter(bucket) AND {CHANNEL} AND term_kind = 'keyword' AND polarity = '{polarity}'\n"
+        "GROUP BY keyword ORDER BY reviews DESC, keyword LIMIT 15",
+        "barchart", f"Keywords of {polarity} reviews, by how many reviews use them.",
+    )
+
+
 VOICE = Dashboard(
     uid="cx-voice",
     title="Voice of the customer 客户之声",
     description="What customers praise and complain about: keywords, aspects per channel, latest negative reviews, early warning.",
     panels=(
-        Panel(
-            "negative_keywords",
-            "Top complaint keywords 负面关键词",
-            "SELECT term AS keyword, sum(mentions) AS reviews\nFROM cx.rollup_review_terms_1h\n"
-            f"WHERE $__timeFilter(bucket) AND {CHANNEL} AND term_kind = 'keyword' AND polarity = 'negative'\n"
-            "GROUP BY keyword ORDER BY reviews DESC, keyword LIMIT 15",
-            "barchart", "Keywords of negative reviews, by how many reviews use them.",
-        ),
-        Panel(
-            "positive_keywords",
-            "Top praise keywords 正面关键词",
-            "SELECT term AS keyword, sum(mentions) AS reviews\nFROM cx.rollup_review_terms_1h\n"
-            f"WHERE $__timeFilter(bucket) AND {CHANNEL} AND term_kind = 'keyword' AND polarity = 'positive'\n"
-            "GROUP BY keyword ORDER BY reviews DESC, keyword LIMIT 15",
-            "barchart", "Keywords of positive reviews, by how many reviews use them.",
-        ),
+        _keywords("negative", "Top complaint keywords 负面关键词"),
+        _keywords("positive", "Top praise keywords 正面关键词"),
         Panel(
             "aspect_channel",
             "Negative share by aspect and channel 各方面负面占比",

@@ -10,14 +10,7 @@ from pipeline.store.tables import RAW_TEXT_COLUMNS
 
 def text_retention(store: Store, table: str, column: str) -> int | None:
     """Days `table.column` is kept, as its TTL says; None without one."""
-    _, rows = store.query(
-        "SELECT create_table_query FROM system.tables WHERE database = {db:String} AND name = {name:String}",
-        {"db": table.split(".")[0], "name": table.split(".")[1]},
-    )
-    # The column's definition runs to the next backquoted name; its TTL, if any, is in there.
-    ttl = rf"`{re.escape(column)}` [^`]*?TTL toDateTime\(\w+\) \+ toIntervalDay\((\d+)\)"
-    match = re.search(ttl, rows[0][0]) if rows else None
-    return int(match.group(1)) if match else None
+    return _ttl_days(_create_query(store, table), column)
 
 
 def apply_text_retention(store: Store, days: int) -> list[str]:
@@ -25,12 +18,28 @@ def apply_text_retention(store: Store, days: int) -> list[str]:
     Expired text is emptied at the next merge; the row and its measures stay."""
     if not isinstance(days, int) or days < 1:
         raise ValueError(f"text retention must be a whole number of days >= 1, not {days!r}")
+    created = {table: _create_query(store, table) for table, _, _ in RAW_TEXT_COLUMNS}
     changed = []
     for table, column, time_column in RAW_TEXT_COLUMNS:
-        if text_retention(store, table, column) == days:
+        if _ttl_days(created[table], column) == days:
             continue
         check_table_name(table)
         # DDL takes no query parameters; `days` is a validated int and the names are constants.
         store.execute(f"ALTER TABLE {table} MODIFY COLUMN {column} TTL toDateTime({time_column}) + toIntervalDay({days})")
         changed.append(f"{table}.{column}")
     return changed
+
+
+def _create_query(store: Store, table: str) -> str:
+    database, name = table.split(".")
+    _, rows = store.query(
+        "SELECT create_table_query FROM system.tables WHERE database = {db:String} AND name = {name:String}",
+        {"db": database, "name": name},
+    )
+    return rows[0][0] if rows else ""
+
+
+def _ttl_days(create: str, column: str) -> int | None:
+    # The column's definition runs to the next backquoted name; its TTL, if any, is in there.
+    match = re.search(rf"`{re.escape(column)}` [^`]*?TTL toDateTime\(\w+\) \+ toIntervalDay\((\d+)\)", create)
+    return int(match.group(1)) if match else None

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from clickhouse_driver import errors
+
 from pipeline.store.base import check_table_name
 from pipeline.store.exceptions import StoreError, StoreUnavailable, error_from
 
@@ -29,7 +31,7 @@ class ServerStore:
         with self._lock:
             try:
                 rows, columns = self._client.execute(sql, dict(params or {}), with_column_types=True)
-            except Exception as exc:
+            except (errors.Error, EOFError, OSError) as exc:
                 raise _store_error(exc) from None
         return [c[0] for c in columns], [tuple(r) for r in rows]
 
@@ -50,7 +52,7 @@ class ServerStore:
                     [dict(r) for r in rows],
                     types_check=False,
                 )
-            except Exception as exc:
+            except (errors.Error, EOFError, OSError) as exc:
                 raise _store_error(exc) from None
         return len(rows)
 
@@ -61,10 +63,6 @@ class ServerStore:
 
 def _store_error(exc: Exception) -> StoreError:
     """clickhouse-driver's error as ours: lost connections and timeouts are outages."""
-    from clickhouse_driver import errors
-
     if isinstance(exc, errors.NetworkError | errors.SocketTimeoutError | errors.UnexpectedPacketFromServerError | EOFError | OSError):
         return StoreUnavailable(f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, errors.Error):
-        return error_from(str(exc), getattr(exc, "code", None))
-    raise exc
+    return error_from(str(exc), getattr(exc, "code", None))
