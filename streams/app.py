@@ -11,7 +11,7 @@ from pipeline.store import Store
 
 def faust_app(settings: Settings, app_id: str) -> faust.App:
     """A bare Faust app with the project's consumer and producer settings; `app_id` is its group."""
-    session = settings.session_timeout_s
+    session = settings.kafka_session_timeout
     datadir = settings.data_dir / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     return faust.App(

@@ -29,7 +29,7 @@ log = logging.getLogger("cx.cases")
 
 def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.TopicT:
     """Declare the case table, agent and timer; return the topic the landing agent forwards to."""
-    policy = load_policy()
+    policy = load_policy(settings.sla_policy)
     hours = policy.business_hours
     this_year = datetime.now(UTC).year
     if hours.holidays and not hours.holidays_cover(this_year):

@@ -59,7 +59,7 @@ class _Watch:
             self.settled_at = None
             return
         self.settled_at = self.settled_at or time.monotonic()
-        if time.monotonic() - self.settled_at >= self.settings.session_timeout_s / 2:
+        if time.monotonic() - self.settled_at >= self.settings.kafka_session_timeout / 2:
             loop = asyncio.get_running_loop()
             self.feed = loop.run_in_executor(None, produce_lines, self.settings, self.lines, self.on_sent)
 

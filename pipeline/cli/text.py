@@ -14,12 +14,12 @@ from rich.table import Table
 
 app = typer.Typer(help="Chinese text analytics: sentiment, tokens, keywords, aspects, PII masking.", no_args_is_help=True)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 def reviews_dir() -> Path:
-    """Where the labelled review CSVs live: $CX_REVIEWS_DIR, else ../shared/data/reviews beside the repo."""
-    return Path(os.environ.get("CX_REVIEWS_DIR", REPO_ROOT.parent / "shared" / "data" / "reviews"))
+    """Where the labelled review CSVs live: CX_REVIEWS_DIR, else ../shared/data/reviews."""
+    from pipeline.config import Settings
+
+    return Settings.from_env().reviews_dir
 
 
 @app.command()

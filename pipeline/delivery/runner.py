@@ -130,7 +130,7 @@ class NoticeRunner:
 
 def notice_renderer(settings: Settings) -> Renderer:
     """How notices are worded for these settings: Grafana links, times in the SLA policy's zone."""
-    return Renderer(settings.grafana_url, load_policy().business_hours.timezone)
+    return Renderer(settings.grafana_url, load_policy(settings.sla_policy).business_hours.timezone)
 
 
 def open_notices(settings: Settings, store: Store) -> NoticeRunner | None:
@@ -146,6 +146,6 @@ def open_notices(settings: Settings, store: Store) -> NoticeRunner | None:
         subscribers,
         Sender(notice_renderer(settings)),
         Ledger(store),
-        StreamClock(settings.clock, lateness=load_policy().lateness),
+        StreamClock(settings.clock, lateness=load_policy(settings.sla_policy).lateness),
         last_messages=partial(last_customer_messages, store),
     )

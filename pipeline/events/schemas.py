@@ -1,4 +1,4 @@
-"""JSON Schemas of the input events, generated from the models and committed under `schemas/`.
+"""JSON Schemas of the input events, generated from the models and committed as package data in `pipeline/schemas/`.
 
 Regenerate after a model change: `python -m pipeline.events.schemas`.
 """
@@ -6,11 +6,13 @@ Regenerate after a model change: `python -m pipeline.events.schemas`.
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 from pipeline.events.models import Review, Touchpoint
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+# The package folder itself: regenerating writes the files that ship.
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 MODELS = {"touchpoint": Touchpoint, "review": Review}
 
 
@@ -21,6 +23,11 @@ def json_schemas() -> dict[str, str]:
         schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **model.model_json_schema()}
         out[f"{name}.schema.json"] = json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     return out
+
+
+def committed_schema(file_name: str) -> str:
+    """A shipped JSON Schema's text (package data, so it works from any install)."""
+    return resources.files("pipeline.schemas").joinpath(file_name).read_text(encoding="utf-8")
 
 
 def write_schemas(folder: Path = SCHEMA_DIR) -> list[Path]:

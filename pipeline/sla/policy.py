@@ -16,7 +16,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from pipeline.events.models import Channel, Priority
 from pipeline.sla.business_hours import BusinessHours
 
-ENV_VAR = "CX_SLA_POLICY"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -122,10 +121,9 @@ class SlaPolicy(_Strict):
 
 
 def load_policy(path: str | os.PathLike[str] | None = None) -> SlaPolicy:
-    """Load the policy from `path`, else from $CX_SLA_POLICY, else the packaged default."""
-    chosen = path or os.environ.get(ENV_VAR)
-    if chosen:
-        text = Path(chosen).read_text(encoding="utf-8")
+    """Load the policy from `path` (CX_SLA_POLICY, via Settings), else the packaged default."""
+    if path:
+        text = Path(path).read_text(encoding="utf-8")
     else:
         text = resources.files("pipeline.sla").joinpath("default_policy.yaml").read_text("utf-8")
     data = yaml.safe_load(text) or {}

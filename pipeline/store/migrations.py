@@ -1,11 +1,12 @@
-"""Apply `schemas/clickhouse/NNN_*.sql` in order, each exactly once, recorded in `cx.schema_migrations`."""
+"""Apply the packaged `pipeline/schemas/clickhouse/NNN_*.sql` in order, each exactly once, recorded in `cx.schema_migrations`."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from pipeline.store.base import Store, check_table_name
@@ -14,10 +15,9 @@ from pipeline.store.exceptions import StoreError
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
-def migrations_dir() -> Path:
-    """Where the migrations live: CX_MIGRATIONS_DIR, else the repository's schemas/clickhouse."""
-    override = os.environ.get("CX_MIGRATIONS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
+def migrations_dir() -> Traversable:
+    """The migrations shipped with the package (package data: a plain install and the image have them)."""
+    return resources.files("pipeline.schemas").joinpath("clickhouse")
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,11 @@ class Migration:
         return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
 
 
-def load_migrations(folder: Path | None = None) -> list[Migration]:
+def load_migrations(folder: Path | Traversable | None = None) -> list[Migration]:
     """All migrations in version order; duplicate versions are an error."""
     folder = folder or migrations_dir()
     found: dict[int, Migration] = {}
-    for path in sorted(folder.glob("*.sql")):
+    for path in sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
         match = _NAME.match(path.name)
         if not match:
             raise StoreError(f"migration file name must look like 001_name.sql: {path.name}")
@@ -54,7 +54,7 @@ def load_migrations(folder: Path | None = None) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def apply_migrations(store: Store, folder: Path | None = None, ledger: str = "cx.schema_migrations") -> list[str]:
+def apply_migrations(store: Store, folder: Path | Traversable | None = None, ledger: str = "cx.schema_migrations") -> list[str]:
     """Bring the schema up to date; return the names applied now. `ledger` records what was applied."""
     check_table_name(ledger)
     store.execute(f"CREATE DATABASE IF NOT EXISTS {ledger.split('.')[0]}")

@@ -13,7 +13,7 @@ def open_store(settings: Settings, migrate: bool = True) -> Store:
     if settings.clickhouse_url:
         from pipeline.store.server import ServerStore
 
-        store: Store = ServerStore(settings.clickhouse_url)
+        store: Store = ServerStore(settings.clickhouse_url.get_secret_value())
     else:
         from pipeline.store.embedded import EmbeddedStore
 

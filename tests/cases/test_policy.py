@@ -48,12 +48,14 @@ def test_defaults_match_the_issue():
 
 
 def test_env_var_points_to_another_file(tmp_path, monkeypatch):
+    from pipeline.config import Settings
+
     f = tmp_path / "strict.yaml"
     f.write_text(
         "first_response:\n  chat: {within: 20s}\nresolution:\n  high: {within: 2h}\n", encoding="utf-8"
     )
     monkeypatch.setenv("CX_SLA_POLICY", str(f))
-    p = load_policy()
+    p = load_policy(Settings.from_env().sla_policy)
     assert p.first_response[Channel.chat].within == timedelta(seconds=20)
     assert p.resolution[Priority.high].within == timedelta(hours=2) and Priority.low not in p.resolution
     assert load_policy(tmp_path / "strict.yaml") == p

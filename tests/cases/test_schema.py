@@ -1,4 +1,4 @@
-"""`schemas/clickhouse/002_cases.sql` on real ClickHouse (embedded chdb): columns match the rows we
+"""`pipeline/schemas/clickhouse/002_cases.sql` on real ClickHouse (embedded chdb): columns match the rows we
 emit, and inserting the same rows twice keeps one copy.
 
 chdb allows one data path per process, so the check runs in a child process of its own.
@@ -35,7 +35,7 @@ rows["cases"] = list(rows["cases"].values())
 
 conn = chdb.connect(data_dir)
 conn.query("CREATE DATABASE IF NOT EXISTS cx")
-sql = (root / "schemas/clickhouse/002_cases.sql").read_text(encoding="utf-8")
+sql = (root / "pipeline/schemas/clickhouse/002_cases.sql").read_text(encoding="utf-8")
 statements = [s for s in re.split(r";\s*(?:\n|$)", sql) if s.strip()]
 for statement in statements:
     conn.query(statement)
