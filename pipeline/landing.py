@@ -41,8 +41,9 @@ class Landing:
         self.rows.setdefault(table, []).append(row)
 
 
-def _utc(ts: datetime | None) -> str | None:
-    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if ts else None
+def _utc(ts: datetime | None) -> datetime | None:
+    # One row convention for every table and backend: aware datetimes in UTC; each store converts.
+    return ts.astimezone(UTC) if ts else None
 
 
 def _position(msg: Message) -> dict[str, Any]:

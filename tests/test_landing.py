@@ -1,6 +1,7 @@
 """Batch landing without a broker: valid rows, dead letters, scores."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 from pipeline.landing import Message, land_reviews, land_touchpoints
 
@@ -24,7 +25,8 @@ def test_valid_neighbours_of_a_bad_message_are_unaffected():
     dlq = landing.rows["cx.dlq"][0]
     assert dlq["kafka_offset"] == 1 and dlq["payload"] == "{broken" and dlq["reason"].startswith("not JSON")
     first = rows[0]
-    assert first["ts"] == "2026-11-02 00:00:00.250"  # stored in UTC
+    # Rows carry aware UTC datetimes (one convention for chdb and the server driver).
+    assert first["ts"] == datetime(2026, 11, 2, 0, 0, 0, 250000, tzinfo=UTC) and first["ts"].utcoffset() == timedelta(0)
     assert 0.0 <= first["sentiment"] <= 1.0 and rows[1]["sentiment"] is None
     assert json.loads(first["attrs"]) == {"queue": "vip"}
     assert [s["id"] for s in landing.scored] == ["E1"]

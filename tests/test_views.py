@@ -3,17 +3,13 @@ landed twice (redelivery, a replay) give the same figures as one clean landing."
 
 import subprocess
 import sys
-from datetime import UTC, datetime
 
-from pipeline.cases import replay
-from pipeline.events import Touchpoint
 from pipeline.events.models import Channel
-from pipeline.generate import generate
-from pipeline.landing import Message, land_reviews, land_touchpoints, read_case_event
-from pipeline.sla import load_policy
 from pipeline.store import empty_data_tables
 from pipeline.store.rollups import refresh_rollups
 from pipeline.summary import summary_sections
+
+from tests.rows import stream_rows
 
 FIGURES = {
     "touchpoints": "SELECT count(), uniqExact(event_id), round(sum(ifNull(sentiment, 0)), 3) FROM cx.v_touchpoints",
@@ -39,30 +35,6 @@ ROLLUP_FIGURES = {
 } | {"terms": "SELECT term_kind, polarity, count(), sum(mentions) FROM cx.rollup_review_terms_1h GROUP BY ALL ORDER BY ALL"}
 
 
-def _rows():
-    workload = generate(1500, seed=5, malformed=10)
-    touch = [Message(ln.encode(), "cx.touchpoints", 0, i) for i, ln in enumerate(workload.lines) if '"review_id"' not in ln]
-    reviews = [Message(ln.encode(), "cx.reviews", 0, i) for i, ln in enumerate(workload.lines) if '"review_id"' in ln]
-    landed = [land_touchpoints(touch), land_reviews(reviews)]
-    rows: dict[str, list[dict]] = {}
-    for landing in landed:
-        for table, batch in landing.rows.items():
-            rows.setdefault(table, []).extend(batch)
-    events: list[Touchpoint] = []
-    sentiments = {}
-    for _, value in landed[0].case_feed:
-        event, sentiment = read_case_event(value)
-        events.append(event)
-        if sentiment is not None:
-            sentiments[event.event_id] = sentiment
-    steps = replay(events, load_policy(), sentiments, until=datetime(2026, 11, 20, tzinfo=UTC))
-    rows["cx.responses"] = [r.row() for s in steps for r in s.responses]
-    rows["cx.alerts"] = [a.row() for s in steps for a in s.alerts]
-    rows["cx.cases"] = [s.case for s in steps if s.case is not None]
-    assert rows["cx.alerts"] and rows["cx.responses"] and rows["cx.dlq"]
-    return rows
-
-
 def figures(store) -> dict:
     """Every view's and rollup's figures, rollups rebuilt first."""
     refresh_rollups(store)
@@ -71,7 +43,7 @@ def figures(store) -> dict:
 
 
 def test_landing_twice_gives_the_figures_of_one_landing(clean_store):
-    rows = _rows()
+    rows = stream_rows()
     for table, batch in rows.items():
         clean_store.insert(table, batch)
     once = figures(clean_store)
