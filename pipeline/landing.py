@@ -50,10 +50,19 @@ def _position(msg: Message) -> dict[str, Any]:
     return {"kafka_topic": msg.topic, "kafka_partition": msg.partition, "kafka_offset": msg.offset}
 
 
+# The DLQ topic message wraps the payload in JSON (escaping grows it): above this it is cut, so the
+# dead letter itself stays under the broker's message limit. The table row keeps the whole payload.
+DLQ_TOPIC_PAYLOAD_BYTES = 512 * 1024
+
+
 def dead_letter(msg: Message, rejected: Rejected) -> tuple[dict[str, Any], dict[str, Any]]:
     """The DLQ topic message (raw payload, for replay) and the DLQ table row (PII masked)."""
     position = {"source_topic": msg.topic, "kafka_partition": msg.partition, "kafka_offset": msg.offset}
     topic_message = {**position, "reason": rejected.reason, "payload": rejected.raw}
+    size = len(rejected.raw.encode("utf-8"))
+    if size > DLQ_TOPIC_PAYLOAD_BYTES:
+        cut = rejected.raw.encode("utf-8")[:DLQ_TOPIC_PAYLOAD_BYTES].decode("utf-8", "ignore")
+        topic_message |= {"payload": cut, "payload_bytes": size, "payload_truncated": True}
     row = {**position, "reason": mask_pii(rejected.reason), "payload": mask_pii(rejected.raw)}
     return topic_message, row
 

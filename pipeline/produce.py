@@ -10,6 +10,9 @@ from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
 from pipeline.config import Settings
 from pipeline.events import Rejected, parse_review, parse_touchpoint
 
+# Kafka's default message.max.bytes (1 MiB + record overhead): a longer line is refused at the source.
+MAX_MESSAGE_BYTES = 1_048_576
+
 
 @dataclass
 class Routed:
@@ -28,7 +31,7 @@ class Fed:
     touchpoints: int = 0
     reviews: int = 0
     invalid: int = 0
-    invalid_reasons: list[str] = field(default_factory=list)
+    too_large: list[int] = field(default_factory=list)  # line numbers (1-based) no broker would take
 
     @property
     def total(self) -> int:
@@ -36,23 +39,28 @@ class Fed:
         return self.touchpoints + self.reviews + self.invalid
 
 
-def route(line: str) -> Routed:
-    """Pick the topic and key for one line. Lines that are not events still go to the touchpoints
-    topic, so the worker dead-letters them with a reason instead of them vanishing here."""
-    value = line.encode("utf-8")
+def route(line: str | bytes) -> Routed:
+    """Pick the topic and key for one line. Lines that are not events (not even UTF-8) still go to
+    the touchpoints topic, byte for byte, so the worker dead-letters them with a reason."""
+    value = line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
     try:
-        data = json.loads(line)
-    except json.JSONDecodeError:
+        data = json.loads(value.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         data = None
     if isinstance(data, dict) and "review_id" in data:
-        key = str(data.get("customer_id", "")).encode() or None
-        return Routed(REVIEWS, key, value, not isinstance(parse_review(line), Rejected))
-    key = str(data.get("case_id", "")).encode() or None if isinstance(data, dict) else None
-    return Routed(TOUCHPOINTS, key, value, not isinstance(parse_touchpoint(line), Rejected))
+        key = _key(data.get("customer_id"))
+        return Routed(REVIEWS, key, value, not isinstance(parse_review(value), Rejected))
+    key = _key(data.get("case_id")) if isinstance(data, dict) else None
+    return Routed(TOUCHPOINTS, key, value, not isinstance(parse_touchpoint(value), Rejected))
+
+
+def _key(value: object) -> bytes | None:
+    # A key that is not even text still must not stop the line: it is dead-lettered downstream.
+    return str(value).encode("utf-8", "surrogatepass") if value not in (None, "") else None
 
 
 def produce_lines(
-    settings: Settings, lines: Iterable[str], on_sent: Callable[[int], None] | None = None
+    settings: Settings, lines: Iterable[str | bytes], on_sent: Callable[[int], None] | None = None
 ) -> Fed:
     """Send every non-blank line; return the counts (and how many the worker will reject)."""
     from kafka import KafkaProducer
@@ -64,14 +72,18 @@ def produce_lines(
         linger_ms=20,
         batch_size=256 * 1024,
         compression_type=None,
+        max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
     )
     fed = Fed()
     try:
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             line = line.strip()
             if not line:
                 continue
             routed = route(line)
+            if len(routed.value) > MAX_MESSAGE_BYTES:
+                fed.too_large.append(number)
+                continue
             producer.send(settings.topic(routed.topic), key=routed.key, value=routed.value)
             if not routed.valid:
                 fed.invalid += 1

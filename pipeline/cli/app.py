@@ -118,10 +118,11 @@ def _serve_page(settings: Settings, store):
 @app.command()
 def produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines")]) -> None:
     """Send each line to cx.touchpoints (has event_id) or cx.reviews (has review_id)."""
-    from pipeline.produce import produce_lines
+    from pipeline.produce import MAX_MESSAGE_BYTES, produce_lines
 
     settings = Settings.from_env()
-    lines = file.read_text(encoding="utf-8").splitlines()
+    # Bytes, not text: a line that is not UTF-8 is sent as it is and dead-lettered, not a crash here.
+    lines = file.read_bytes().splitlines()
     with _progress() as progress:
         task = progress.add_task("producing", total=len([ln for ln in lines if ln.strip()]))
         fed = produce_lines(settings, lines, on_sent=lambda n: progress.advance(task, n))
@@ -129,6 +130,9 @@ def produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, he
         f"sent {fed.total}: {fed.touchpoints} touchpoints, {fed.reviews} reviews, "
         f"{fed.invalid} invalid (the worker dead-letters those)"
     )
+    if fed.too_large:
+        shown = ", ".join(map(str, fed.too_large[:20])) + (" ..." if len(fed.too_large) > 20 else "")
+        _fail(f"{len(fed.too_large)} lines over {MAX_MESSAGE_BYTES:,} bytes were not sent (no broker takes them): line {shown}")
 
 
 @app.command()

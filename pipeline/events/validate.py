@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -11,6 +12,9 @@ from pydantic import BaseModel, ValidationError
 from pipeline.events.models import Review, Touchpoint
 
 M = TypeVar("M", bound=BaseModel)
+# A \uD800-\uDFFF escape: legal JSON, but alone it is no character and cannot be stored as UTF-8.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,18 +33,41 @@ def _reason(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _has_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 def _parse(raw: bytes | str, model: type[M]) -> M | Rejected:
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # Kept byte for byte (\\xNN escapes), so the payload can still be repaired and replayed.
+            return Rejected(raw.decode("utf-8", "backslashreplace"), f"not UTF-8: {exc.reason} at byte {exc.start}")
+    else:
+        text = raw
+        if _SURROGATE.search(text):
+            return Rejected(text.encode("utf-8", "backslashreplace").decode("utf-8"), "not valid Unicode: lone surrogate")
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         return Rejected(text, f"not JSON: {exc}")
     if not isinstance(data, dict):
         return Rejected(text, f"not a JSON object: got {type(data).__name__}")
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(data):
+        return Rejected(text, "not valid Unicode: a \\u escape of a lone surrogate (D800-DFFF)")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         return Rejected(text, f"invalid {model.__name__.lower()}: {_reason(exc)}")
+    except RecursionError:
+        return Rejected(text, "invalid: nested too deeply")
 
 
 def parse_touchpoint(raw: bytes | str) -> Touchpoint | Rejected:
