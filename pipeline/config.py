@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".cx")
     # Carries the writer's password: a secret, described by host and database only.
     clickhouse_url: SecretStr | None = None
+    # A ClickHouse cluster (remote_servers name): tables are replicated + distributed (cx migrate --cluster).
+    clickhouse_cluster: str | None = None
     batch_size: int = Field(default=500, ge=1)
     flush_seconds: float = Field(default=1.0, gt=0)
     # Low enough that a local broker does not make every start wait half a minute for the group join.

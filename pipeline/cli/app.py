@@ -162,6 +162,32 @@ def generate(
 
 
 @app.command()
+def migrate(
+    cluster: Annotated[str | None, typer.Option(help="ClickHouse cluster name (remote_servers): replicated tables + Distributed ones, ON CLUSTER")] = None,
+    print_ddl: Annotated[bool, typer.Option("--print", help="Print the DDL instead of applying it (needs no ClickHouse)")] = False,
+) -> None:
+    """Bring the ClickHouse schema up to date: every migration once, then the raw-text TTLs."""
+    from pipeline.store import StoreError, open_store
+    from pipeline.store.migrations import apply_migrations, ledger_statements, load_migrations, migration_statements
+    from pipeline.store.retention import apply_text_retention
+
+    settings = Settings.from_env(clickhouse_cluster=cluster)
+    try:
+        if print_ddl:
+            statements = ledger_statements(cluster=settings.clickhouse_cluster)
+            statements += [s for m in load_migrations() for s in migration_statements(m, settings.clickhouse_cluster)]
+            out.print("\n\n".join(f"{s};" for s in statements), markup=False, highlight=False, soft_wrap=True)
+            return
+        store = open_store(settings, migrate=False)
+        applied = apply_migrations(store, cluster=settings.clickhouse_cluster)
+        ttl = apply_text_retention(store, settings.text_retention_days, cluster=settings.clickhouse_cluster)
+    except (StoreError, ValueError) as exc:
+        _fail(str(exc))
+    where = f"cluster {settings.clickhouse_cluster} via {store.description}" if settings.clickhouse_cluster else store.description
+    console.print(f"{where}: applied {', '.join(applied) or 'nothing (up to date)'}; text TTL changed on {len(ttl)} columns")
+
+
+@app.command()
 def sql(query: Annotated[str, typer.Argument(help="SQL to run on the configured ClickHouse")]) -> None:
     """Query ClickHouse (embedded by default). A single-value result prints the bare value last."""
     from pipeline.store import StoreError, open_store

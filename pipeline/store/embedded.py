@@ -151,10 +151,17 @@ def _params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {k: _param_text(v) for k, v in params.items()}
 
 
+_ESCAPED = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"})
+
+
 def _param_text(value: Any) -> Any:
     # Arrays travel as ClickHouse's text form of an array value (a value, parsed as data, not SQL).
     if isinstance(value, list | tuple):
         return "[" + ",".join(_quoted(v) for v in value) + "]"
+    if isinstance(value, str):
+        # chdb reads a parameter in the escaped (TSV) format: a bare backslash or newline would be
+        # taken as an escape or the value's end.
+        return value.translate(_ESCAPED)
     return _utc_text(value) if isinstance(value, datetime) else value
 
 

@@ -10,8 +10,10 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from pipeline.store.base import Store, check_table_name
+from pipeline.store.cluster import for_cluster, ledger_ddl
 from pipeline.store.exceptions import StoreError
 
+LEDGER = "cx.schema_migrations"
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
@@ -54,16 +56,34 @@ def load_migrations(folder: Path | Traversable | None = None) -> list[Migration]
     return [found[v] for v in sorted(found)]
 
 
-def apply_migrations(store: Store, folder: Path | Traversable | None = None, ledger: str = "cx.schema_migrations") -> list[str]:
-    """Bring the schema up to date; return the names applied now. `ledger` records what was applied."""
+def ledger_statements(ledger: str = LEDGER, cluster: str | None = None) -> list[str]:
+    """The database and the ledger table that records applied migrations."""
     check_table_name(ledger)
-    store.execute(f"CREATE DATABASE IF NOT EXISTS {ledger.split('.')[0]}")
-    store.execute(
+    database = f"CREATE DATABASE IF NOT EXISTS {ledger.split('.')[0]}"
+    if cluster:
+        return [for_cluster(database, cluster)[0], ledger_ddl(ledger, cluster)]
+    table = (
         f"CREATE TABLE IF NOT EXISTS {ledger} ("
         " version UInt32, name String, checksum String,"
         " applied_at DateTime64(3, 'UTC') DEFAULT now64(3)"
         ") ENGINE = MergeTree ORDER BY version"
     )
+    return [database, table]
+
+
+def migration_statements(migration: Migration, cluster: str | None = None) -> list[str]:
+    """A migration's statements, for one node or (ON CLUSTER, replicated + distributed) for `cluster`."""
+    if not cluster:
+        return migration.statements()
+    return [out for statement in migration.statements() for out in for_cluster(statement, cluster)]
+
+
+def apply_migrations(
+    store: Store, folder: Path | Traversable | None = None, ledger: str = LEDGER, cluster: str | None = None
+) -> list[str]:
+    """Bring the schema up to date; return the names applied now. `ledger` records what was applied."""
+    for statement in ledger_statements(ledger, cluster):
+        store.execute(statement)
     _, rows = store.query(f"SELECT version, name, checksum FROM {ledger} ORDER BY version")
     applied = {int(v): (n, c) for v, n, c in rows}
     done = []
@@ -76,7 +96,7 @@ def apply_migrations(store: Store, folder: Path | Traversable | None = None, led
                     "add a new migration instead of editing an applied one"
                 )
             continue
-        for statement in migration.statements():
+        for statement in migration_statements(migration, cluster):
             store.execute(statement)
         store.insert(
             ledger,

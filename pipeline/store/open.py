@@ -19,6 +19,6 @@ def open_store(settings: Settings, migrate: bool = True) -> Store:
 
         store = EmbeddedStore.open(settings.data_dir / "clickhouse")
     if migrate:
-        apply_migrations(store)
-        apply_text_retention(store, settings.text_retention_days)
+        apply_migrations(store, cluster=settings.clickhouse_cluster)
+        apply_text_retention(store, settings.text_retention_days, cluster=settings.clickhouse_cluster)
     return store
