@@ -1,26 +1,86 @@
 """deploy/ is checked by parsing and validating its files (no Docker engine runs here)."""
 
 import re
+from importlib import resources
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import yaml
 
+from pipeline.config import Settings
+
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
 
 def test_compose_services_and_wiring():
-    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) >= {"kafka", "clickhouse", "worker", "grafana"}
+    assert set(services) >= {"kafka", "clickhouse", "migrate", "worker", "grafana"}
     kafka = services["kafka"]["environment"]
     assert "controller" in kafka["KAFKA_PROCESS_ROLES"] and "ZOOKEEPER" not in " ".join(kafka)
     assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    worker = services["worker"]["environment"]
-    assert worker["CX_KAFKA_BOOTSTRAP"] == "kafka:9092"
-    assert worker["CX_CLICKHOUSE_URL"].startswith("clickhouse://") and "@clickhouse:9000/cx" in worker["CX_CLICKHOUSE_URL"]
+    worker = services["worker"]
+    env = worker["environment"]
+    assert env["CX_KAFKA_BOOTSTRAP"] == "kafka:9092"
+    assert env["CX_CLICKHOUSE_URL"].startswith("clickhouse://cx_writer:") and "@clickhouse:9000/cx" in env["CX_CLICKHOUSE_URL"]
+    assert services["clickhouse"]["environment"]["CLICKHOUSE_USER"] == "cx_writer"
+    # Migrations run once, before any worker; workers scale out in one consumer group.
+    assert services["migrate"]["command"] == ["cx", "migrate"] and services["migrate"]["environment"] == env
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert worker["deploy"]["replicas"] >= 2 and int(env["CX_PARTITIONS"]) >= worker["deploy"]["replicas"]
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in worker["volumes"]}
+    assert (DEPLOY / mounts[str(Path(env["CX_SLA_POLICY"]).parent) + "/sla_policy.yaml"]).is_file()
     assert services["grafana"]["image"].endswith(":11.6.0")
     assert (DEPLOY / services["worker"]["build"]["dockerfile"].removeprefix("deploy/")).is_file()
+
+
+def test_dockerfile_installs_the_package_not_the_source_tree():
+    docker = (DEPLOY / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir ." in docker and "-e ." not in docker
+    assert "CX_MIGRATIONS_DIR" not in docker and "USER cx" in docker
+
+
+def test_kubernetes_manifests():
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    docs = [d for path in kustomization["resources"] for d in yaml.safe_load_all((DEPLOY / path).read_text())]
+    by_kind = {d["kind"]: d for d in docs}
+    assert set(by_kind) == {"ConfigMap", "Deployment", "PodDisruptionBudget"}
+    (files,) = kustomization["configMapGenerator"]
+    for entry in files["files"]:
+        assert (DEPLOY / entry.split("=")[-1]).is_file(), entry
+    pod = by_kind["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["cx", "worker"]
+    assert container["envFrom"] == [{"configMapRef": {"name": by_kind["ConfigMap"]["metadata"]["name"]}}]
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert secrets["CX_CLICKHOUSE_URL"]["name"] == "cx-secrets" and not any("value" in e for e in container["env"])
+    config = by_kind["ConfigMap"]["data"]
+    assert not set(config) & set(secrets), "a secret in the ConfigMap"
+    mount = next(m for m in container["volumeMounts"] if m["name"] == files["name"] or m["name"] == "cx-files")
+    names = {entry.split("=")[0] for entry in files["files"]}
+    assert {Path(config["CX_SLA_POLICY"]).name, Path(config["CX_ALERTS_CONFIG"]).name} <= names
+    assert Path(config["CX_SLA_POLICY"]).parent == Path(mount["mountPath"])
+    assert by_kind["Deployment"]["spec"]["replicas"] <= int(config["CX_PARTITIONS"])
+
+
+def test_deployed_sla_policy_is_the_packaged_default():
+    # A copy of the one source (pipeline/sla/default_policy.yaml): cp it over deploy/sla_policy.yaml.
+    packaged = resources.files("pipeline.sla").joinpath("default_policy.yaml").read_text("utf-8")
+    assert (DEPLOY / "sla_policy.yaml").read_text("utf-8") == packaged
+
+
+def test_every_setting_is_documented_and_deployed():
+    """Every CX_* variable the code reads is in the README and set (or referenced) in the deploy files."""
+    readme = (DEPLOY.parent / "README.md").read_text()
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    k8s = (DEPLOY / "k8s" / "config.yaml").read_text() + (DEPLOY / "k8s" / "worker.yaml").read_text()
+    read_by_code = set(Settings.variables())
+    source = "\n".join(p.read_text() for root in ("pipeline", "streams", "dashboards") for p in (DEPLOY.parent / root).rglob("*.py"))
+    mentioned = set(re.findall(r"\bCX_[A-Z][A-Z_]*[A-Z]\b", source)) - {"CX_TARGET"}
+    assert mentioned <= read_by_code, f"read outside the settings model: {mentioned - read_by_code}"
+    assert not [v for v in read_by_code if f"`{v}`" not in readme], "undocumented in the README"
+    assert not [v for v in read_by_code if v not in compose["x-cx-env"] and v not in ("CX_REVIEWS_DIR", "CX_GRAFANA_TOKEN", "CX_GRAFANA_CLICKHOUSE_PASSWORD")]
+    assert not [v for v in read_by_code if v not in k8s]
 
 
 def test_no_secret_is_written_in_deploy_files():
