@@ -99,14 +99,19 @@ def run_chaos(bootstrap: str, workdir: Path, events: int, kills: int, seed: int 
         def run_for(seconds: float, sig: int) -> None:
             nonlocal peak
             worker = subprocess.Popen([CX, "worker"], env=env, stdout=worker_log, stderr=worker_log)
-            end = time.monotonic() + seconds
-            while time.monotonic() < end and worker.poll() is None:
-                peak = max(peak, _rss_mb(worker.pid))
-                time.sleep(0.2)
-            if worker.poll() is not None:
-                raise RuntimeError(f"worker exited by itself ({worker.returncode}): see {workdir / 'worker.log'}")
-            worker.send_signal(sig)
-            worker.wait(timeout=60)
+            try:
+                end = time.monotonic() + seconds
+                while time.monotonic() < end and worker.poll() is None:
+                    peak = max(peak, _rss_mb(worker.pid))
+                    time.sleep(0.2)
+                if worker.poll() is not None:
+                    raise RuntimeError(f"worker exited by itself ({worker.returncode}): see {workdir / 'worker.log'}")
+                worker.send_signal(sig)
+                worker.wait(timeout=60)
+            finally:
+                if worker.poll() is None:  # the harness itself failed or timed out: leave no worker behind
+                    worker.kill()
+                    worker.wait()
 
         fed: list[Fed] = []
         feeder = threading.Thread(target=lambda: fed.append(produce_lines(settings, workload.lines)), daemon=True)
@@ -137,7 +142,7 @@ def run_chaos(bootstrap: str, workdir: Path, events: int, kills: int, seed: int 
             return dict(zip(names, map(int, row)))
 
         # Then let it finish: run, stop it gracefully, count; until everything fed landed and was told.
-        for _ in range(12):
+        for _ in range(40):
             run_for(45.0, signal.SIGTERM)
             now = figures()
             log(f"after a graceful stop: {now}")

@@ -31,7 +31,7 @@ def test_valid_touchpoint_parses_with_defaults():
         (json.dumps({**GOOD, "kind": "shouting"}).encode(), "kind"),
         (json.dumps({k: v for k, v in GOOD.items() if k != "case_id"}).encode(), "case_id: Field required"),
         (json.dumps({**GOOD, "surprise": 1}).encode(), "surprise"),
-        (b"\xff\xfe not utf-8", "not JSON"),
+        (b"\xff\xfe not utf-8", "not UTF-8"),
     ],
 )
 def test_invalid_touchpoints_are_rejected_with_reason(raw, reason):

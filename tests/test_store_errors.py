@@ -1,7 +1,6 @@
 """An outage is waited out, never dead-lettered; a row ClickHouse refuses goes, alone, to the DLQ."""
 
 import asyncio
-import threading
 import time
 
 import pytest
@@ -15,34 +14,7 @@ from pipeline.store.tables import DLQ, TOUCHPOINTS
 from streams.demo import feed_and_wait
 from streams.sink import Sink
 
-
-class Outage:
-    """The store, with every insert failing as unavailable until `seconds` after the first one (the
-    fault switch at the store boundary: the embedded engine cannot be stopped on its own)."""
-
-    def __init__(self, store, seconds: float):
-        self._store, self.seconds = store, seconds
-        self.description = f"{store.description} (down {seconds:g} s)"
-        self.refused = 0
-        self._since: float | None = None
-        self._guard = threading.Lock()
-
-    def query(self, sql, params=None):
-        return self._store.query(sql, params)
-
-    def execute(self, sql, params=None):
-        return self._store.execute(sql, params)
-
-    def insert(self, table, rows):
-        with self._guard:
-            self._since = self._since or time.monotonic()
-            if time.monotonic() - self._since < self.seconds:
-                self.refused += 1
-                raise StoreUnavailable("Code: 210. DB::NetException: Connection refused (fault switch)", 210)
-        return self._store.insert(table, rows)
-
-    def close(self):
-        self._store.close()
+from tests.faults import Outage
 
 
 def _touchpoint_rows(n: int) -> list[dict]:

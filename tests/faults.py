@@ -1,0 +1,37 @@
+"""Faults at the store boundary, shared by the tests and the benchmarks."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from pipeline.store import StoreUnavailable
+
+
+class Outage:
+    """The store, with every insert failing as unavailable until `seconds` after the first one (the
+    fault switch at the store boundary: the embedded engine cannot be stopped on its own)."""
+
+    def __init__(self, store, seconds: float):
+        self._store, self.seconds = store, seconds
+        self.description = f"{store.description} (down {seconds:g} s)"
+        self.refused = 0
+        self.first_refusal: float | None = None  # monotonic time of the first insert (the outage's start)
+        self._guard = threading.Lock()
+
+    def query(self, sql, params=None):
+        return self._store.query(sql, params)
+
+    def execute(self, sql, params=None):
+        return self._store.execute(sql, params)
+
+    def insert(self, table, rows):
+        with self._guard:
+            self.first_refusal = self.first_refusal or time.monotonic()
+            if time.monotonic() - self.first_refusal < self.seconds:
+                self.refused += 1
+                raise StoreUnavailable("Code: 210. DB::NetException: Connection refused (fault switch)", 210)
+        return self._store.insert(table, rows)
+
+    def close(self):
+        self._store.close()
