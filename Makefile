@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench eval clean report-png
+.PHONY: demo test install bench chaos outage eval clean report-png
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The long fault runs (their CI-sized versions are in the test suite): SIGKILLs during 100,000
+# events (~25 min), and 60 s of refused ClickHouse writes while events flow (~3 min).
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos --events 100000 --kills 10
+
+outage: $(STAMP)
+	$(BIN)/python -m bench.outage --events 30000 --outage 60
 
 # Sentiment accuracy on the labelled review test sets beside the repository (../shared/data/reviews,
 # or CX_REVIEWS_DIR) and the repo's service set, with snownlp beside it; fails below a floor.

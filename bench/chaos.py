@@ -123,6 +123,8 @@ def run_chaos(bootstrap: str, workdir: Path, events: int, kills: int, seed: int 
             log(f"kill {k + 1}/{kills} after {alive:.1f}s")
         feeder.join()
         (sent,) = fed
+        if sent.unsent or sent.too_large:
+            raise RuntimeError(f"the broker did not take {len(sent.unsent)} lines; {len(sent.too_large)} too large")
 
         def figures() -> dict:
             (row,) = cx_sql(

@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Every variable is CX_<FIELD>; an empty value counts as unset. Secrets are SecretStr: they print as ****.
-_ENV = SettingsConfigDict(env_prefix="CX_", env_ignore_empty=True, extra="ignore", frozen=False)
+_ENV = SettingsConfigDict(env_prefix="CX_", env_ignore_empty=True, extra="forbid")
 
 
 class Targets(BaseSettings):

@@ -32,6 +32,7 @@ class Fed:
     reviews: int = 0
     invalid: int = 0
     too_large: list[int] = field(default_factory=list)  # line numbers (1-based) no broker would take
+    unsent: list[int] = field(default_factory=list)  # line numbers the broker did not acknowledge
 
     @property
     def total(self) -> int:
@@ -75,6 +76,7 @@ def produce_lines(
         max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
     )
     fed = Fed()
+    sent = []  # (delivery future, line number, routed): counted once the broker acknowledged it
     try:
         for number, line in enumerate(lines, 1):
             line = line.strip()
@@ -84,16 +86,20 @@ def produce_lines(
             if len(routed.value) > MAX_MESSAGE_BYTES:
                 fed.too_large.append(number)
                 continue
-            producer.send(settings.topic(routed.topic), key=routed.key, value=routed.value)
-            if not routed.valid:
-                fed.invalid += 1
-            elif routed.topic == REVIEWS:
-                fed.reviews += 1
-            else:
-                fed.touchpoints += 1
+            sent.append((producer.send(settings.topic(routed.topic), key=routed.key, value=routed.value), number, routed))
             if on_sent is not None:
                 on_sent(1)
         producer.flush()
     finally:
         producer.close()
+    for future, number, routed in sent:
+        # A record the broker never acknowledged (delivery timeout) is not fed: say so, never count it.
+        if not future.succeeded():
+            fed.unsent.append(number)
+        elif not routed.valid:
+            fed.invalid += 1
+        elif routed.topic == REVIEWS:
+            fed.reviews += 1
+        else:
+            fed.touchpoints += 1
     return fed

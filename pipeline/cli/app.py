@@ -130,9 +130,10 @@ def produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, he
         f"sent {fed.total}: {fed.touchpoints} touchpoints, {fed.reviews} reviews, "
         f"{fed.invalid} invalid (the worker dead-letters those)"
     )
-    if fed.too_large:
-        shown = ", ".join(map(str, fed.too_large[:20])) + (" ..." if len(fed.too_large) > 20 else "")
-        _fail(f"{len(fed.too_large)} lines over {MAX_MESSAGE_BYTES:,} bytes were not sent (no broker takes them): line {shown}")
+    for numbers, why in ((fed.too_large, f"over {MAX_MESSAGE_BYTES:,} bytes (no broker takes them)"), (fed.unsent, "not acknowledged by the broker")):
+        if numbers:
+            shown = ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else "")
+            _fail(f"{len(numbers)} lines were not sent, {why}; send them again: line {shown}")
 
 
 @app.command()
