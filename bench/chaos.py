@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench.common import rss_mb
 from pipeline.broker import LocalBroker, ensure_topics
 from pipeline.config import Settings
 from pipeline.generate import generate
@@ -67,16 +68,6 @@ def cx_sql(query: str, env: dict) -> list[list[str]]:
     return [line[line.index("<") + 1 : line.rindex(">")].split("~") for line in out.stdout.splitlines() if "<" in line]
 
 
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def run_chaos(bootstrap: str, workdir: Path, events: int, kills: int, seed: int = 7, log=print) -> ChaosResult:
     """Feed `events` generated events while killing the worker `kills` times; return the figures."""
     started = time.monotonic()
@@ -102,7 +93,7 @@ def run_chaos(bootstrap: str, workdir: Path, events: int, kills: int, seed: int 
             try:
                 end = time.monotonic() + seconds
                 while time.monotonic() < end and worker.poll() is None:
-                    peak = max(peak, _rss_mb(worker.pid))
+                    peak = max(peak, rss_mb(worker.pid))
                     time.sleep(0.2)
                 if worker.poll() is not None:
                     raise RuntimeError(f"worker exited by itself ({worker.returncode}): see {workdir / 'worker.log'}")
@@ -166,12 +157,8 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = LocalBroker(log=Path(tmp) / "broker.log").start()
-        try:
-            result = run_chaos(broker.bootstrap, Path(tmp), args.events, args.kills, args.seed)
-        finally:
-            broker.stop()
+    with tempfile.TemporaryDirectory() as tmp, LocalBroker(log=Path(tmp) / "broker.log") as broker:
+        result = run_chaos(broker.bootstrap, Path(tmp), args.events, args.kills, args.seed)
     print("chaos run: `cx worker` killed with SIGKILL at random points, restarted each time")
     for name, value in asdict(result).items():
         print(f"  {name:24} {value}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 
 def pct(values: list[float], q: float) -> float:
@@ -17,3 +18,14 @@ def waiting_chat_case(prefix: str, n: int, asked: datetime) -> str:
         "event_id": f"{prefix}-{n}-1", "case_id": f"{prefix}-{n}", "customer_id": f"U{n}", "channel": "chat",
         "kind": "customer_message", "actor": "customer", "ts": asked.isoformat(), "text": "在吗？等了好久了",
     }, ensure_ascii=False)  # fmt: skip
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0

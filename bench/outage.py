@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench.common import rss_mb
 from pipeline.broker import LocalBroker
 from pipeline.config import Settings
 from pipeline.generate import generate
@@ -28,43 +29,32 @@ from streams.demo import feed_and_wait
 from tests.faults import Outage
 
 
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--outage", type=float, default=60.0)
     args = parser.parse_args()
     workload = generate(args.events, seed=17, malformed=args.events // 200)
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = LocalBroker(log=Path(tmp) / "broker.log").start()
-        try:
-            settings = Settings(data_dir=Path(tmp) / "cx", app_id="bench-outage", flush_seconds=0.5).for_local_broker(broker.bootstrap)
-            store = open_store(settings)
-            down = Outage(store, seconds=args.outage)
-            samples: list[tuple[float, float]] = []  # (seconds since start, RSS MB)
-            stop = threading.Event()
-            started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp, LocalBroker(log=Path(tmp) / "broker.log") as broker:
+        settings = Settings(data_dir=Path(tmp) / "cx", app_id="bench-outage", flush_seconds=0.5).for_local_broker(broker.bootstrap)
+        store = open_store(settings)
+        down = Outage(store, seconds=args.outage)
+        samples: list[tuple[float, float]] = []  # (seconds since start, RSS MB)
+        stop = threading.Event()
+        started = time.monotonic()
 
-            def sample() -> None:
-                while not stop.wait(0.5):
-                    samples.append((time.monotonic() - started, _rss_mb()))
+        def sample() -> None:
+            while not stop.wait(0.5):
+                samples.append((time.monotonic() - started, rss_mb()))
 
-            threading.Thread(target=sample, daemon=True).start()
-            before = _rss_mb()
-            result = asyncio.run(feed_and_wait(settings, down, workload.lines, stall_timeout=args.outage + 120, until_live=False))
-            stop.set()
-            total = time.monotonic() - started
-            dlq = scalar(store, f"SELECT count() FROM {DLQ}")
-            landed = scalar(store, "SELECT count() FROM cx.v_touchpoints") + scalar(store, "SELECT count() FROM cx.v_reviews")
-            store.close()
-        finally:
-            broker.stop()
+        threading.Thread(target=sample, daemon=True).start()
+        before = rss_mb()
+        result = asyncio.run(feed_and_wait(settings, down, workload.lines, stall_timeout=args.outage + 120, until_live=False))
+        stop.set()
+        total = time.monotonic() - started
+        dlq = scalar(store, f"SELECT count() FROM {DLQ}")
+        landed = scalar(store, "SELECT count() FROM cx.v_touchpoints") + scalar(store, "SELECT count() FROM cx.v_reviews")
+        store.close()
     first = down.first_refusal - started
     end = first + args.outage
     during = [mb for t, mb in samples if first <= t <= end]

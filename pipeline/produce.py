@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
 from pipeline.config import Settings
-from pipeline.events import Rejected, parse_review, parse_touchpoint
+from pipeline.events import Rejected, Review, Touchpoint
+from pipeline.events.validate import decode_event, validate_event
 
 # Kafka's default message.max.bytes (1 MiB + record overhead): a longer line is refused at the source.
 MAX_MESSAGE_BYTES = 1_048_576
@@ -44,15 +44,15 @@ def route(line: str | bytes) -> Routed:
     """Pick the topic and key for one line. Lines that are not events (not even UTF-8) still go to
     the touchpoints topic, byte for byte, so the worker dead-letters them with a reason."""
     value = line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
-    try:
-        data = json.loads(value.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        data = None
+    decoded = decode_event(value)  # decoded once: the topic, the key and the verdict all come from it
+    if isinstance(decoded, Rejected):
+        return Routed(TOUCHPOINTS, None, value, False)
+    text, data = decoded
     if isinstance(data, dict) and "review_id" in data:
         key = _key(data.get("customer_id"))
-        return Routed(REVIEWS, key, value, not isinstance(parse_review(value), Rejected))
+        return Routed(REVIEWS, key, value, not isinstance(validate_event(text, data, Review), Rejected))
     key = _key(data.get("case_id")) if isinstance(data, dict) else None
-    return Routed(TOUCHPOINTS, key, value, not isinstance(parse_touchpoint(value), Rejected))
+    return Routed(TOUCHPOINTS, key, value, not isinstance(validate_event(text, data, Touchpoint), Rejected))
 
 
 def _key(value: object) -> bytes | None:

@@ -43,21 +43,26 @@ def _has_lone_surrogate(value: object) -> bool:
     return False
 
 
-def _parse(raw: bytes | str, model: type[M]) -> M | Rejected:
+def decode_event(raw: bytes | str) -> tuple[str, object] | Rejected:
+    """A message's text and its JSON value, or why it has none (not UTF-8, not JSON)."""
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            # Kept byte for byte (\\xNN escapes), so the payload can still be repaired and replayed.
+            # Kept byte for byte (\xNN escapes), so the payload can still be repaired and replayed.
             return Rejected(raw.decode("utf-8", "backslashreplace"), f"not UTF-8: {exc.reason} at byte {exc.start}")
     else:
         text = raw
         if _SURROGATE.search(text):
             return Rejected(text.encode("utf-8", "backslashreplace").decode("utf-8"), "not valid Unicode: lone surrogate")
     try:
-        data = json.loads(text)
+        return text, json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         return Rejected(text, f"not JSON: {exc}")
+
+
+def validate_event(text: str, data: object, model: type[M]) -> M | Rejected:
+    """A decoded message as `model`, or the reason it is not one."""
     if not isinstance(data, dict):
         return Rejected(text, f"not a JSON object: got {type(data).__name__}")
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(data):
@@ -68,6 +73,11 @@ def _parse(raw: bytes | str, model: type[M]) -> M | Rejected:
         return Rejected(text, f"invalid {model.__name__.lower()}: {_reason(exc)}")
     except RecursionError:
         return Rejected(text, "invalid: nested too deeply")
+
+
+def _parse(raw: bytes | str, model: type[M]) -> M | Rejected:
+    decoded = decode_event(raw)
+    return decoded if isinstance(decoded, Rejected) else validate_event(*decoded, model)
 
 
 def parse_touchpoint(raw: bytes | str) -> Touchpoint | Rejected:

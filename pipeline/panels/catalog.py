@@ -37,6 +37,19 @@ def _series(select: str, subject: str, where: str = "", by: str = "") -> str:
     )
 
 
+def _reply_p90(kind: str, title: str, waits_for: str) -> Panel:
+    """The p90 wait per channel for one kind of reply (first or next), over time."""
+    return Panel(
+        f"{kind}_reply_p90",
+        title,
+        _series(
+            "quantilesDeterministicMerge(0.5, 0.9, 0.99)(wait_ms)[2] / 1000 AS p90", "responses",
+            where=f"kind = '{kind}'", by="channel",
+        ),
+        "timeseries", f"90th percentile of the wait for {waits_for}, per channel.", unit="s",
+    )  # fmt: skip
+
+
 def _total(select: str, subject: str, where: str = "") -> str:
     extra = f" AND {where}" if where else ""
     return f"SELECT {select}\nFROM {rollup(subject)}\nWHERE $__timeFilter(bucket) AND {FILTERS}{extra}"
@@ -116,24 +129,8 @@ LATENCY = Dashboard(
     description="First and next reply waits, SLA attainment, open breaches, handoffs and breach notices.",
     case_variable=True,
     panels=(
-        Panel(
-            "first_reply_p90",
-            "First reply p90 by channel 首次响应 p90",
-            _series(
-                "quantilesDeterministicMerge(0.5, 0.9, 0.99)(wait_ms)[2] / 1000 AS p90", "responses",
-                where="kind = 'first'", by="channel",
-            ),
-            "timeseries", "90th percentile of the wait for the first reply, per channel.", unit="s",
-        ),
-        Panel(
-            "next_reply_p90",
-            "Next reply p90 by channel 后续响应 p90",
-            _series(
-                "quantilesDeterministicMerge(0.5, 0.9, 0.99)(wait_ms)[2] / 1000 AS p90", "responses",
-                where="kind = 'next'", by="channel",
-            ),
-            "timeseries", "90th percentile of the wait for replies to later messages, per channel.", unit="s",
-        ),
+        _reply_p90("first", "First reply p90 by channel 首次响应 p90", "the first reply"),
+        _reply_p90("next", "Next reply p90 by channel 后续响应 p90", "replies to later messages"),
         Panel(
             "reply_quantiles",
             "Reply waits p50 / p90 / p99 回复等待分位数",

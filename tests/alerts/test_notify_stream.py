@@ -15,6 +15,8 @@ from kafka import KafkaProducer
 from pipeline.broker import ensure_topics
 from pipeline.config import Settings
 
+from bench.chaos import cx_sql
+
 from .helpers import make_alert
 from .receivers import Receivers
 
@@ -27,14 +29,6 @@ def _env(data_dir: Path, **extra) -> dict:
     env = {**os.environ, "CX_DATA_DIR": str(data_dir), **extra}
     env.pop("CX_CLICKHOUSE_URL", None)
     return env
-
-
-def _sql(query: str, data_dir: Path) -> list[list[str]]:
-    """Rows of a query through `cx sql` (the embedded store belongs to another process)."""
-    wrapped = f"SELECT concat('<', arrayStringConcat(array(*), '~'), '>') AS row FROM ({query})"
-    out = subprocess.run([CX, "sql", wrapped], env=_env(data_dir, COLUMNS="400"), capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return [line[line.index("<") + 1 : line.rindex(">")].split("~") for line in out.stdout.splitlines() if "<" in line]
 
 
 def test_demo_delivers_one_signed_notice_per_breach_and_recovery(tmp_path):
@@ -60,7 +54,7 @@ def test_demo_delivers_one_signed_notice_per_breach_and_recovery(tmp_path):
         refused = [r for r in rx.requests if r not in rx.accepted()]
         webhook, ding = rx.accepted("webhook"), rx.accepted("dingtalk")
     assert refused == []  # every signature was valid
-    alerts = _sql("SELECT alert_id, status, rule FROM cx.alerts FINAL", tmp_path / "cx")
+    alerts = cx_sql("SELECT alert_id, status, rule FROM cx.alerts FINAL", _env(tmp_path / "cx"))
     want_hook = sorted((a, s) for a, s, r in alerts if r in ("first_response", "next_reply", "promise"))
     want_ding = sorted((a, s) for a, s, r in alerts if r == "first_response")
     assert len(want_hook) >= 10 and len(want_ding) >= 8
@@ -75,7 +69,7 @@ def test_demo_delivers_one_signed_notice_per_breach_and_recovery(tmp_path):
     assert all("timestamp" in r.query and "sign" in r.query for r in ding)
     # The summary counts notices by subscriber and status; the ledger agrees.
     assert "Breach notices sent 已发送通知" in run.stdout and "ops-webhook" in run.stdout and "duty-ding" in run.stdout
-    ledger = _sql("SELECT subscriber, status, count() FROM cx.alert_deliveries FINAL GROUP BY subscriber, status", tmp_path / "cx")
+    ledger = cx_sql("SELECT subscriber, status, count() FROM cx.alert_deliveries FINAL GROUP BY subscriber, status", _env(tmp_path / "cx"))
     assert sorted(ledger) == sorted([["duty-ding", "delivered", str(len(want_ding))], ["ops-webhook", "delivered", str(len(want_hook))]])
 
 
@@ -114,7 +108,7 @@ def test_worker_killed_mid_delivery_never_resends_what_the_ledger_holds(broker, 
         worker.wait()
         time.sleep(0.5)  # a request on the wire at the kill is still being recorded by the receiver
         before = [r.body["alert_id"] for r in rx.accepted()]
-        ledger = {row[0] for row in _sql("SELECT alert_id FROM cx.alert_deliveries WHERE status = 'delivered'", data)}
+        ledger = {row[0] for row in cx_sql("SELECT alert_id FROM cx.alert_deliveries WHERE status = 'delivered'", _env(data))}
         assert ledger and ledger <= set(before) and len(before) < n
         worker = start()
         try:
@@ -131,5 +125,5 @@ def test_worker_killed_mid_delivery_never_resends_what_the_ledger_holds(broker, 
     assert duplicates <= set(before) - ledger and len(duplicates) <= 1
     print(f"kill window: {len(before)} accepted before SIGKILL, {len(ledger)} in the ledger, {len(duplicates)} sent twice")
     assert set(counts) == {make_alert(i).alert_id for i in range(n)}
-    final = _sql("SELECT count(), uniqExact(alert_id), countIf(status = 'delivered') FROM cx.alert_deliveries FINAL", data)
+    final = cx_sql("SELECT count(), uniqExact(alert_id), countIf(status = 'delivered') FROM cx.alert_deliveries FINAL", _env(data))
     assert final == [[str(n), str(n), str(n)]]
