@@ -135,12 +135,16 @@ def run_chaos(bootstrap: str, workdir: Path, events: int, kills: int, seed: int 
             return dict(zip(names, map(int, row)))
 
         # Then let it finish: run, stop it gracefully, count; until everything fed landed and was told.
+        seen: list[dict] = []
         for _ in range(40):
             run_for(45.0, signal.SIGTERM)
             now = figures()
             log(f"after a graceful stop: {now}")
             if (now["touchpoints"], now["reviews"], now["dlq"]) == (sent.touchpoints, sent.reviews, sent.invalid) and not now["alerts_without_notice"]:
                 break
+            if seen[-2:] == [now, now]:  # three runs without any change: waiting longer will not help
+                raise RuntimeError(f"stuck: fed {sent}, landed {now}")
+            seen.append(now)
         else:
             raise RuntimeError(f"not everything landed: fed {sent}, landed {now}")
         delivery_ids = Counter(r.headers.get("X-CX-Delivery-Id") for r in rx.accepted())

@@ -71,8 +71,10 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
         if outcome.cases:
             rows[CASES] = list(outcome.cases.values())
         await sink.insert_rows(rows)
-        for alert in outcome.alerts:
-            await breaches.send(key=alert.case_id.encode(), value=alert.model_dump_json().encode())
+        published = [await breaches.send(key=a.case_id.encode(), value=a.model_dump_json().encode()) for a in outcome.alerts]
+        # The broker must hold each breach before the state says it was raised: a kill in between
+        # would otherwise leave a breach nobody hears of (the restarted worker sees it as raised).
+        await asyncio.gather(*published)
         for case_id, (partition, state) in outcome.states.items():
             table[case_id.encode()] = {"partition": partition, "state": state.to_json()}
         book.commit(outcome)
