@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench chaos outage eval clean report-png
+.PHONY: demo test install bench chaos outage soak eval clean report-png
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ chaos: $(STAMP)
 
 outage: $(STAMP)
 	$(BIN)/python -m bench.outage --events 30000 --outage 60
+
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --events 1000000 --marks 100000,500000
 
 # Sentiment accuracy on the labelled review test sets beside the repository (../shared/data/reviews,
 # or CX_REVIEWS_DIR) and the repo's service set, with snownlp beside it; fails below a floor.

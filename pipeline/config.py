@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.sla.policy import Duration
 
 # Every variable is CX_<FIELD>; an empty value counts as unset. Secrets are SecretStr: they print as ****.
 _ENV = SettingsConfigDict(env_prefix="CX_", env_ignore_empty=True, extra="forbid")
@@ -49,6 +52,11 @@ class Settings(BaseSettings):
     # ListOffsets, which cuts table recovery short; the local stack sends one record per batch.
     producer_max_batch: int = Field(default=16384, ge=1)
     tick_seconds: float = Field(default=1.0, gt=0)
+    # Case state: events this far behind the clock settle (folded into the case's totals; an event
+    # later than that no longer changes the case), and closed cases leave after this long quiet.
+    # Durations as the SLA policy writes them: 600, 10m, 7d.
+    case_settle_after: Duration = Field(default=timedelta(minutes=10), gt=timedelta(0))
+    case_evict_after: Duration = Field(default=timedelta(days=7), gt=timedelta(0))
     # SLA limits, business hours and holidays (None: the packaged default policy).
     sla_policy: Path | None = None
     # Breach notices: the subscribers file (no file: no notices), where notices link to, the mail password.

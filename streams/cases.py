@@ -3,7 +3,8 @@
 Validated touchpoints arrive on the internal `cx.case-events` topic keyed by case (the landing agent
 forwards them with their sentiment, so text is scored once). Each batch: apply -> write responses,
 alerts and case rows -> publish breaches -> store the states -> ack. A timer fires deadlines that
-pass while no events arrive (live: the wall clock; replay: the watermark).
+pass while no events arrive (live: the wall clock; replay: the watermark) and removes closed cases
+once they have been quiet for CX_CASE_EVICT_AFTER.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from streams.sink import Sink
 from streams.topics import keep_unacked, raw_topic
 
 log = logging.getLogger("cx.cases")
+STATUS_SECONDS = 30.0  # how often the worker logs the size of its case table
 
 
 def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.TopicT:
@@ -46,7 +48,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
         return CaseState.from_json(stored["state"]) if stored else None
 
     clock = StreamClock(settings.clock, lateness=policy.lateness)
-    book = CaseBook(policy, load, clock)
+    book = CaseBook(policy, load, clock, settings.case_settle_after, settings.case_evict_after)
     lock = asyncio.Lock()
     progress = app.cx_progress  # type: ignore[attr-defined]
 
@@ -61,7 +63,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
     table.on_recover(rebuild)
 
     async def settle(outcome: Outcome) -> None:
-        if not outcome.updates:
+        if not outcome.updates and not outcome.evicted:
             return
         rows: dict[str, list[dict]] = {}
         if outcome.responses:
@@ -77,7 +79,10 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
         await asyncio.gather(*published)
         for case_id, (partition, state) in outcome.states.items():
             table[case_id.encode()] = {"partition": partition, "state": state.to_json()}
+        for case_id in outcome.evicted:
+            del table[case_id.encode()]  # a tombstone in the changelog: compaction drops the case
         book.commit(outcome)
+        progress.cases_evicted += len(outcome.evicted)
         progress.case_updates += outcome.updates
         progress.alert_keys.update((a.alert_id, a.status) for a in outcome.alerts)
 
@@ -100,5 +105,14 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
             await settle(book.on_tick())
             progress.ticks += 1
             progress.live_ticks += live
+
+    @app.timer(interval=STATUS_SECONDS)
+    async def report_size() -> None:
+        log.info(
+            "case table: %d cases held, %d evicted, %d touchpoints applied",
+            len(table),
+            progress.cases_evicted,
+            progress.case_events,
+        )
 
     return topic

@@ -24,6 +24,7 @@ class Progress:
 
     case_events: int = 0  # touchpoints applied to case state
     case_updates: int = 0  # case states changed (events and fired deadlines)
+    cases_evicted: int = 0  # closed cases removed from the case table after their quiet period
     alert_keys: set[tuple[str, str]] = field(default_factory=set)  # (alert_id, status) published
     ticks: int = 0
     live_ticks: int = 0  # ticks settled while the clock followed the wall clock

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pipeline.cases.derive import derive, order_key
+from pipeline.cases.derive import settle as settle_log
 from pipeline.cases.rows import Alert, Response, case_row, ms
 from pipeline.cases.state import CaseState, Deadline, Entry, Raised
 from pipeline.events.models import Touchpoint
 from pipeline.sla.policy import SlaPolicy
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,16 @@ def apply(
 ) -> Step:
     """Add one touchpoint to its case; with `now` (the clock), also `advance` to it in the same step.
 
-    Idempotent: an event_id already in the log changes nothing (at-least-once delivery).
+    Idempotent: an event_id already in the log changes nothing (at-least-once delivery), nor does an
+    event older than the case's settled horizon (a redelivery of a settled event, or one too late
+    to be put in its place).
     """
-    state = state or CaseState(case_id=event.case_id)
+    # A new case's revisions start at its first event's time (ms): deterministic on redelivery, and
+    # above any revision the case had before, should it come back after leaving the table.
+    state = state or CaseState(case_id=event.case_id, revision=ms(event.ts - EPOCH))
     if event.case_id != state.case_id:
         raise ValueError(f"event {event.event_id} is for case {event.case_id}, not {state.case_id}")
-    if any(e.event_id == event.event_id for e in state.log):
+    if state.too_late(event.ts) or any(e.event_id == event.event_id for e in state.log):
         step = Step(state)
     else:
         step = _apply_new(state, Entry.of(event, sentiment), policy)
@@ -87,7 +94,7 @@ def apply(
 def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy) -> Step:
     log = list(state.log)
     bisect.insort(log, entry, key=order_key)
-    derived = derive(state.case_id, log, policy)
+    derived = derive(state.case_id, log, policy, state.settled)
     view = state.model_copy(update={"log": log, "summary": derived.summary})
     raised = dict(state.raised)
     alerts: list[Alert] = []
@@ -121,9 +128,8 @@ def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy) -> Step:
     answered = dict(state.answered)
     responses = []
     for r in derived.responses:
-        signature = f"{r.kind}|{r.answered_event_id}|{r.priority.value}"
-        if answered.get(r.asked_event_id) != signature:
-            answered[r.asked_event_id] = signature
+        if answered.get(r.asked_event_id) != _signature(r):
+            answered[r.asked_event_id] = _signature(r)
             responses.append(r)
     new = view.model_copy(
         update={"pending": pending, "raised": raised, "answered": answered, "revision": state.revision + 1}
@@ -145,3 +151,26 @@ def advance(state: CaseState, now: datetime) -> Step:
     rest = [d for d in state.pending if d.deadline > now]
     new = state.model_copy(update={"pending": rest, "raised": raised, "revision": state.revision + 1})
     return Step(new, [], alerts, case_row(new))
+
+
+def _signature(r: Response) -> str:
+    # What makes a response row different from the one already written for the same message.
+    return f"{r.kind}|{r.answered_event_id}|{r.priority.value}"
+
+
+def settle(state: CaseState, until: datetime, policy: SlaPolicy) -> CaseState:
+    """Fold the events older than `until` into the case's settled part; its rows and alerts stay the same.
+
+    Alerts and responses about what settled are final, so their bookkeeping goes too.
+    """
+    old = [e for e in state.log if e.ts < until]
+    if not old:
+        return state
+    rest = state.log[len(old) :]  # the log is in event-time order
+    settled = settle_log(state.case_id, old, policy, state.settled, until)
+    derived = derive(state.case_id, rest, policy, settled)
+    current = {d.alert_id for d in derived.deadlines}
+    raised = {a: r for a, r in state.raised.items() if a in current}
+    settled = settled.model_copy(update={"breaches": settled.breaches + len(state.raised) - len(raised)})
+    answered = {r.asked_event_id: _signature(r) for r in derived.responses}
+    return state.model_copy(update={"settled": settled, "log": rest, "raised": raised, "answered": answered})

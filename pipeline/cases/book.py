@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pipeline.cases.apply import Step, advance, apply
+from pipeline.cases.apply import Step, advance, apply, settle
 from pipeline.cases.clock import DueIndex, Watermark, wall_clock
 from pipeline.cases.rows import Alert, Response
 from pipeline.cases.state import CaseState
@@ -91,6 +91,7 @@ class Outcome:
     alerts: list[Alert] = field(default_factory=list)
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     states: dict[str, tuple[int, CaseState]] = field(default_factory=dict)
+    evicted: dict[str, int] = field(default_factory=dict)  # case_id -> partition: quiet, closed, gone
     updates: int = 0
 
     def take(self, partition: int, step: Step) -> None:
@@ -104,19 +105,39 @@ class Outcome:
 
 
 class CaseBook:
-    """Case states (loaded through `load`) with a due-deadline index per partition."""
+    """Case states (loaded through `load`) with a due-deadline index per partition.
 
-    def __init__(self, policy: SlaPolicy, load: Callable[[str], CaseState | None], clock: StreamClock):
+    `settle_after`: how far behind the clock a case's events settle (leave its log, folded into its
+    totals); an event arriving later than that is too late to change the case. `evict_after`: how
+    long a closed case stays after its last event before it leaves the table.
+    """
+
+    def __init__(
+        self,
+        policy: SlaPolicy,
+        load: Callable[[str], CaseState | None],
+        clock: StreamClock,
+        settle_after: timedelta = timedelta(minutes=10),
+        evict_after: timedelta = timedelta(days=7),
+    ):
         self.policy = policy
         self.load = load
         self.clock = clock
+        self.settle_after = settle_after
+        self.evict_after = evict_after
         self.due: dict[int, DueIndex] = {}
+
+    def wake_at(self, state: CaseState) -> datetime | None:
+        """When the case next needs the clock: its next deadline, or the end of its quiet period."""
+        quiet = state.quiet_since
+        times = [t for t in (state.next_due, quiet and quiet + self.evict_after) if t is not None]
+        return min(times, default=None)
 
     def rebuild(self, cases: Iterable[tuple[int, CaseState]]) -> None:
         """Rebuild the due indexes from stored states (after a restart or a rebalance)."""
         self.due = {}
         for partition, state in cases:
-            self.due.setdefault(partition, DueIndex()).set(state.case_id, state.next_due)
+            self.due.setdefault(partition, DueIndex()).set(state.case_id, self.wake_at(state))
 
     def _state(self, outcome: Outcome, case_id: str) -> CaseState | None:
         staged = outcome.states.get(case_id)
@@ -133,6 +154,7 @@ class CaseBook:
             partitions.add(partition)
         for partition in partitions:
             self._fire(outcome, partition)
+            self._settle(outcome, partition)
         return outcome
 
     def on_tick(self) -> Outcome:
@@ -152,10 +174,28 @@ class CaseBook:
         touched = [c for c, (p, s) in outcome.states.items() if p == partition and s.next_due and s.next_due <= now]
         for case_id in dict.fromkeys([*due, *touched]):
             state = self._state(outcome, case_id)
-            if state is not None:
+            if state is None:
+                continue
+            quiet = state.quiet_since
+            if quiet is not None and quiet + self.evict_after <= now:
+                outcome.evicted[case_id] = partition
+                outcome.states.pop(case_id, None)
+            else:
                 outcome.take(partition, advance(state, now))
+
+    def _settle(self, outcome: Outcome, partition: int) -> None:
+        # Only cases this batch touched: a case nobody writes to has nothing new to settle.
+        now = self.clock.now(partition)
+        if now is None:
+            return
+        until = now - self.settle_after
+        for case_id, (p, state) in list(outcome.states.items()):
+            if p == partition:
+                outcome.states[case_id] = (p, settle(state, until, self.policy))
 
     def commit(self, outcome: Outcome) -> None:
         """Make an outcome's states current in the due indexes (its rows are written by now)."""
         for case_id, (partition, state) in outcome.states.items():
-            self.due.setdefault(partition, DueIndex()).set(case_id, state.next_due)
+            self.due.setdefault(partition, DueIndex()).set(case_id, self.wake_at(state))
+        for case_id, partition in outcome.evicted.items():
+            self.due.setdefault(partition, DueIndex()).set(case_id, None)

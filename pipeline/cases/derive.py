@@ -2,18 +2,21 @@
 
 Recomputing from the ordered log, instead of updating counters event by event, is what makes the
 result independent of arrival order: a late event lands in its place and everything after it is
-re-read. Cases hold tens of events, so the fold is cheap.
+re-read. Only the open part of the log is re-read: events older than the case's settle horizon are
+folded once into a `Settled` record (the fold's running totals) and leave the log, so the work and
+the stored state per event stay the size of the case's open business, not of its history.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipeline.cases.rows import Response, alert_id, ms
-from pipeline.cases.state import Deadline, Entry, Summary
+from pipeline.cases.state import Deadline, Entry, Measures, Settled, Summary
 from pipeline.events.models import Actor, Kind, Priority
 from pipeline.sla.policy import Limit, Rule, SlaPolicy, human
 
@@ -64,7 +67,6 @@ class _Turn:
 class _Fold:
     case_id: str
     policy: SlaPolicy
-    log: list[Entry]
     priority: Priority = Priority.normal
     deadlines: dict[str, Deadline] = field(default_factory=dict)
     responses: list[Response] = field(default_factory=list)
@@ -73,9 +75,63 @@ class _Fold:
     follow_up: Deadline | None = None
     promises: list[Deadline] = field(default_factory=list)
     recontact_armed: bool = False
-    first_contact: Entry | None = None
-    # Summary fields by name, filled in while the log is read (`s` locally).
+    first_contact: str | None = None  # event_id
+    # Summary fields by name (`Measures`), filled in while the log is read (`s` locally).
     measures: dict[str, Any] = field(default_factory=dict)
+    # Of what settled and left the state: events, alerts raised, promises kept and broken.
+    settled_events: int = 0
+    settled_breaches: int = 0
+    promises_kept: int = 0
+    promises_broken: int = 0
+
+    @classmethod
+    def resume(cls, case_id: str, policy: SlaPolicy, settled: Settled) -> _Fold:
+        """Go on from where reading the settled events left off."""
+        deadlines = {d.alert_id: d for d in settled.deadlines}
+        fold = cls(
+            case_id,
+            policy,
+            priority=settled.priority,
+            deadlines=deadlines,
+            resolution=deadlines.get(settled.resolution or ""),
+            follow_up=deadlines.get(settled.follow_up or ""),
+            promises=[deadlines[a] for a in settled.promises],
+            recontact_armed=settled.recontact_armed,
+            first_contact=settled.first_contact,
+            measures=settled.measures.model_dump(exclude_none=True),
+            settled_events=settled.events,
+            settled_breaches=settled.breaches,
+            promises_kept=settled.promises_kept,
+            promises_broken=settled.promises_broken,
+        )
+        if settled.waiting:
+            fold.turn = _Turn(list(settled.waiting), deadlines.get(settled.turn_deadline or ""))
+        return fold
+
+    def settle(self, until: datetime) -> Settled:
+        """What to keep to go on later; ended deadlines nobody refers to any more are let go."""
+        held = {d.alert_id for d in (self.resolution, self.follow_up, self.turn and self.turn.deadline) if d}
+        held |= {d.alert_id for d in self.promises}
+        kept = {a: d for a, d in self.deadlines.items() if d.ended_at is None or a in held}
+        gone = [d for a, d in self.deadlines.items() if a not in kept]
+        promises = [d for d in gone if d.rule is Rule.promise]
+        return Settled(
+            until=until,
+            events=self.settled_events,
+            breaches=self.settled_breaches,
+            priority=self.priority,
+            measures=Measures(**self.measures),
+            deadlines=list(kept.values()),
+            waiting=self.turn.messages if self.turn else [],
+            turn_deadline=self.turn.deadline.alert_id if self.turn and self.turn.deadline else None,
+            resolution=self.resolution.alert_id if self.resolution else None,
+            follow_up=self.follow_up.alert_id if self.follow_up else None,
+            promises=[d.alert_id for d in self.promises],
+            promises_kept=self.promises_kept + sum(1 for d in promises if d.ended_at and d.ended_at <= d.deadline),
+            promises_broken=self.promises_broken + sum(1 for d in promises if d.ended_at and d.ended_at > d.deadline),
+            recontact_armed=self.recontact_armed,
+            first_contact=self.first_contact,
+        )
 
     # -- deadlines ---------------------------------------------------------------------------------
 
@@ -125,22 +181,19 @@ class _Fold:
 
     # -- events ------------------------------------------------------------------------------------
 
-    def run(self) -> Derived:
-        opened = next((e for e in self.log if e.kind is Kind.contact_opened), None)
-        first = opened or self.log[0]
+    def open(self, log: list[Entry]) -> None:
+        """Start a case from its earliest events: who, where, when, and the resolution clock."""
+        opened = next((e for e in log if e.kind is Kind.contact_opened), None)
+        first = opened or log[0]
         self.priority = first.priority
-        self.first_contact = next((e for e in self.log if is_customer_contact(e)), None)
-        s = self.measures
-        s.update(
-            customer_id=first.customer_id,
-            channel=first.channel,
-            opened_at=first.ts,
-            last_event_at=self.log[-1].ts,
-            status="open",
-            sentiments=[],
-        )
+        self.measures.update(customer_id=first.customer_id, channel=first.channel, opened_at=first.ts, status="open")
         self._open_resolution(first, first.ts)
-        for e in self.log:
+
+    def feed(self, log: Iterable[Entry]) -> None:
+        """Read events in event-time order."""
+        for e in log:
+            self.measures["last_event_at"] = e.ts
+            self.settled_events += 1
             self._escalate(e)
             self._owner(e)
             handler = getattr(self, f"_on_{e.kind.value}", None)
@@ -148,7 +201,6 @@ class _Fold:
                 self._on_contact(e)
             elif handler is not None:
                 handler(e)
-        return self._finish()
 
     def _escalate(self, e: Entry) -> None:
         # Events default to `normal`, so only an explicit `high` can change the opening priority.
@@ -177,14 +229,17 @@ class _Fold:
         s["messages"] = s.get("messages", 0) + 1
         s.setdefault("first_message_at", e.ts)
         if e.sentiment is not None:
-            s["sentiments"].append(e.sentiment)
+            s.setdefault("first_sentiment", e.sentiment)
+            s["last_sentiment"] = e.sentiment
         if self.recontact_armed:
             s["recontacts"] = s.get("recontacts", 0) + 1
             self.recontact_armed = False
         if self.turn is not None:
             self.turn.messages.append(e)  # already waiting: the clock keeps running from the first
             return
-        rule = Rule.first_response if e is self.first_contact else Rule.next_reply
+        if self.first_contact is None:
+            self.first_contact = e.event_id
+        rule = Rule.first_response if e.event_id == self.first_contact else Rule.next_reply
         limit = self.policy.response_limit(rule, e.channel)
         deadline = None
         if limit is not None:
@@ -200,7 +255,7 @@ class _Fold:
             return  # an agent speaking first answers nobody
         self._end(self.turn.deadline, e)
         for m in self.turn.messages:
-            kind = "first" if m is self.first_contact else "next"
+            kind = "first" if m.event_id == self.first_contact else "next"
             if kind == "first":
                 s["first_response_at"] = e.ts
                 s["first_response_ms"] = ms(e.ts - m.ts)
@@ -321,7 +376,8 @@ class _Fold:
 
     # -- result ------------------------------------------------------------------------------------
 
-    def _finish(self) -> Derived:
+    def finish(self) -> Derived:
+        """Measures, deadlines and responses as of every event read."""
         s = self.measures
         deadlines = sorted(self.deadlines.values(), key=lambda d: (d.deadline, d.rule.value))
         promises = [d for d in deadlines if d.rule is Rule.promise]
@@ -329,23 +385,35 @@ class _Fold:
         broken = sum(1 for d in promises if (d.ended_at or s["last_event_at"]) > d.deadline)
         running = [d for d in promises if d.ended_at is None]
         fu = self.follow_up and self.deadlines[self.follow_up.alert_id]
-        sentiments = s.pop("sentiments")
         summary = Summary(
             **s,
             priority=self.priority,
             waiting_since=self.turn.messages[0].ts if self.turn else None,
-            promises_kept=kept,
-            promises_broken=broken,
+            promises_kept=self.promises_kept + kept,
+            promises_broken=self.promises_broken + broken,
             promise_due=running[0].deadline if running else None,
             follow_up_due=fu.deadline if fu else None,
-            first_sentiment=sentiments[0] if sentiments else None,
-            last_sentiment=sentiments[-1] if sentiments else None,
         )
         return Derived(summary, deadlines, self.responses)
 
 
-def derive(case_id: str, log: list[Entry], policy: SlaPolicy) -> Derived:
-    """Measures, deadlines and response rows of a case, from its log sorted by `order_key`."""
-    if not log:
+def _fold(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None) -> _Fold:
+    if settled is not None:
+        fold = _Fold.resume(case_id, policy, settled)
+    elif log:
+        fold = _Fold(case_id, policy)
+        fold.open(log)
+    else:
         raise ValueError("a case needs at least one event")
-    return _Fold(case_id, policy, log).run()
+    fold.feed(log)
+    return fold
+
+
+def derive(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None = None) -> Derived:
+    """Measures, deadlines and response rows of a case: its settled part, then `log` (sorted by `order_key`)."""
+    return _fold(case_id, log, policy, settled).finish()
+
+
+def settle(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None, until: datetime) -> Settled:
+    """Fold `log` (every event older than `until`) into the settled part."""
+    return _fold(case_id, log, policy, settled).settle(until)

@@ -88,16 +88,15 @@ def case_row(state: CaseState) -> dict[str, Any]:
     """The `cx.cases` row for a case: its latest measures, open deadline and alert counts."""
     if state.summary is None:
         raise ValueError(f"case {state.case_id} has no events yet")
-    breaches = list(state.raised.values())
     return _plain(
         {
             "case_id": state.case_id,
             **state.summary.model_dump(),
             "next_deadline": state.next_due,
             "next_deadline_rule": state.pending[0].rule.value if state.pending else None,
-            "breaches": len(breaches),
-            "open_breaches": sum(1 for r in breaches if r.status == "breach"),
-            "events": len(state.log),
+            "breaches": state.breaches,
+            "open_breaches": sum(1 for r in state.raised.values() if r.status == "breach"),
+            "events": state.events,
             "version": state.revision,
         }
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, field_validator
 
 from pipeline.events.models import Actor, Channel, Kind, Priority, Touchpoint
 from pipeline.sla.policy import Rule
@@ -125,16 +125,72 @@ class Summary(_Model):
     last_sentiment: float | None = None
 
 
+# Summary fields worked out at the end of a fold, from its deadlines; the rest are counted event by event.
+FROM_DEADLINES = frozenset({"priority", "waiting_since", "promises_kept", "promises_broken", "promise_due", "follow_up_due"})
+
+# The running totals of a fold: the Summary fields counted event by event (same names and types).
+Measures = create_model(
+    "Measures",
+    __base__=_Model,
+    **{n: (f.annotation, f) for n, f in Summary.model_fields.items() if n not in FROM_DEADLINES},
+)
+
+
+class Settled(_Model):
+    """Where reading a case's settled events left off: enough to go on without those events.
+
+    Events older than the horizon `until` are folded in here and leave the log, so a case's state
+    stays the size of its open business (running deadlines, unanswered messages), not its history.
+    """
+
+    until: AwareDatetime  # every settled event is older; a newer arrival older than this is too late
+    events: int  # how many events were folded in
+    breaches: int = 0  # alerts raised on deadlines that ended and left the state
+    priority: Priority
+    measures: Measures  # type: ignore[valid-type]
+    deadlines: list[Deadline] = Field(default_factory=list)  # running, or still referenced below
+    waiting: list[Entry] = Field(default_factory=list)  # customer messages of the turn not yet answered
+    turn_deadline: str | None = None  # alert ids, into `deadlines`
+    resolution: str | None = None
+    follow_up: str | None = None
+    promises: list[str] = Field(default_factory=list)  # promises not yet kept
+    promises_kept: int = 0  # of promises that ended and left `deadlines`
+    promises_broken: int = 0
+    recontact_armed: bool = False
+    first_contact: str | None = None  # event_id of the first customer contact
+
+
 class CaseState(_Model):
-    """Everything known about one case: the ordered event log, measures, deadlines and alerts sent."""
+    """Everything known about one case: what its settled events left, the open log, deadlines, alerts sent."""
 
     case_id: str
-    log: list[Entry] = Field(default_factory=list)  # sorted by event time, unique event_id
+    settled: Settled | None = None
+    log: list[Entry] = Field(default_factory=list)  # events after `settled.until`: by event time, unique event_id
     summary: Summary | None = None
     pending: list[Deadline] = Field(default_factory=list)  # running, not yet breached; by deadline
     raised: dict[str, Raised] = Field(default_factory=dict)  # alert_id -> last alert sent
     answered: dict[str, str] = Field(default_factory=dict)  # asked event_id -> response row sent
     revision: int = 0  # bumps on every change; the `version` of ReplacingMergeTree rows
+
+    def too_late(self, ts: datetime) -> bool:
+        """Whether an event at `ts` falls in the settled past (it can no longer be put in its place)."""
+        return self.settled is not None and ts < self.settled.until
+
+    @property
+    def quiet_since(self) -> datetime | None:
+        """When a closed case went quiet (its last event), if nothing about it is still running."""
+        s = self.summary
+        return s.last_event_at if s and s.status == "closed" and not self.pending else None
+
+    @property
+    def breaches(self) -> int:
+        """Deadlines alerted on, ever."""
+        return len(self.raised) + (self.settled.breaches if self.settled else 0)
+
+    @property
+    def events(self) -> int:
+        """Events the case has taken in, settled or not."""
+        return len(self.log) + (self.settled.events if self.settled else 0)
 
     @property
     def next_due(self) -> datetime | None:
@@ -142,8 +198,8 @@ class CaseState(_Model):
         return self.pending[0].deadline if self.pending else None
 
     def to_json(self) -> dict:
-        """A JSON-ready dict (for a Faust table value or a file)."""
-        return self.model_dump(mode="json")
+        """A JSON-ready dict (for a Faust table value or a file); fields at their defaults are left out."""
+        return self.model_dump(mode="json", exclude_defaults=True)
 
     @classmethod
     def from_json(cls, data: dict) -> CaseState:

@@ -31,15 +31,15 @@ class Rule(StrEnum):
 
 
 def parse_duration(value: Any) -> Any:
-    """Read '30s', '5m', '4h', '3d' (or a number of seconds) as a timedelta; pass anything else on."""
+    """Read '30s', '5m', '4h', '3d' (or a number of seconds, '600' too) as a timedelta; pass anything else on."""
     if isinstance(value, bool):
         return value  # let pydantic reject it rather than read True as one second
     if isinstance(value, int | float):
         return timedelta(seconds=value)
     if isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
         if m:
-            return timedelta(seconds=float(m[1]) * _UNITS[m[2]])
+            return timedelta(seconds=float(m[1]) * _UNITS[m[2] or "s"])
     return value
 
 

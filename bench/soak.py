@@ -1,0 +1,101 @@
+"""Soak: a million generated events through one `cx worker`; its memory at 100k, 500k and 1M events.
+
+    python -m bench.soak [--events 1000000] [--marks 100000,500000] [--evict-after 7d]
+
+The events are fed in stages; after each stage the worker catches up and its resident memory is
+read, with the case table's size as the worker logs it (cases held, closed cases evicted). Case
+state is what grows with traffic, so flat memory from 500k to 1M says it stays bounded. Pass
+`--evict-after 100000d` for the baseline without eviction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench.chaos import CX
+from bench.common import rss_mb
+from pipeline.broker import LocalBroker, ensure_topics
+from pipeline.config import Settings
+from pipeline.generate import generate
+from pipeline.produce import produce_lines
+
+STATUS = re.compile(r"case table: (\d+) cases held, (\d+) evicted, (\d+) touchpoints applied")
+
+
+def _status(log: Path) -> tuple[int, int, int] | None:
+    found = STATUS.findall(log.read_text(errors="replace"))
+    return tuple(map(int, found[-1])) if found else None  # type: ignore[return-value]
+
+
+def soak(bootstrap: str, workdir: Path, marks: list[int], evict_after: str, seed: int = 5) -> list[dict]:
+    """Feed up to each mark, wait until the worker applied it all, then read its memory."""
+    tag = f"soak{os.getpid()}"
+    settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=f"{tag}.", app_id=tag)
+    ensure_topics(settings)
+    lines = generate(marks[-1], seed=seed).lines
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")} | {
+        "CX_KAFKA_BOOTSTRAP": bootstrap, "CX_TOPIC_PREFIX": settings.topic_prefix, "CX_APP_ID": tag,
+        "CX_DATA_DIR": str(workdir / "cx"), "CX_REPORT_PORT": "off", "CX_CASE_EVICT_AFTER": evict_after,
+        # Event time throughout: the worker idles between stages, and on the wall clock it would judge
+        # (and evict) the whole generated history at once.
+        "CX_CLOCK": "event",
+    }  # fmt: skip
+    log = workdir / "worker.log"
+    rows = []
+    with open(log, "w") as out:
+        worker = subprocess.Popen([CX, "worker"], env=env, stdout=out, stderr=out)
+        try:
+            started, fed, peak = time.monotonic(), 0, 0.0
+            for mark in marks:
+                produce_lines(settings, lines[fed:mark])
+                fed = mark
+                touchpoints = sum(1 for ln in lines[:mark] if '"event_id"' in ln)
+                while (now := _status(log)) is None or now[2] < touchpoints:
+                    if worker.poll() is not None:
+                        raise RuntimeError(f"the worker exited ({worker.returncode}): see {log}")
+                    peak = max(peak, rss_mb(worker.pid))
+                    time.sleep(1.0)
+                held, evicted, applied = now
+                rows.append({
+                    "events": mark, "touchpoints_applied": applied, "cases_held": held, "cases_evicted": evicted,
+                    "rss_mb": round(rss_mb(worker.pid), 1), "peak_rss_mb": round(max(peak, rss_mb(worker.pid)), 1),
+                    "seconds": round(time.monotonic() - started, 1),
+                })  # fmt: skip
+                print(rows[-1], flush=True)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--marks", default="100000,500000", help="event counts to read the memory at, before --events")
+    parser.add_argument("--evict-after", default="7d", help="CX_CASE_EVICT_AFTER for the worker")
+    args = parser.parse_args()
+    marks = sorted({*(int(m) for m in args.marks.split(",") if m), args.events})
+    with tempfile.TemporaryDirectory() as tmp, LocalBroker(log=Path(tmp) / "broker.log") as broker:
+        rows = soak(broker.bootstrap, Path(tmp), marks, args.evict_after)
+    print(f"soak: one `cx worker`, CX_CASE_EVICT_AFTER={args.evict_after}")
+    print(f"  {'events':>9} {'applied':>9} {'cases held':>10} {'evicted':>8} {'RSS MB':>7} {'peak MB':>8} {'s':>6}")
+    for r in rows:
+        print(
+            f"  {r['events']:>9,} {r['touchpoints_applied']:>9,} {r['cases_held']:>10,} {r['cases_evicted']:>8,}"
+            f" {r['rss_mb']:>7} {r['peak_rss_mb']:>8} {r['seconds']:>6}"
+        )
+    print(f"  RSS growth, last stage / first: {rows[-1]['rss_mb'] / rows[0]['rss_mb']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
