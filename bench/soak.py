@@ -28,7 +28,8 @@ from pipeline.produce import produce_lines
 STATUS = re.compile(r"case table: (\d+) cases held, (\d+) evicted, (\d+) touchpoints applied")
 
 
-def _status(log: Path) -> tuple[int, int, int] | None:
+def worker_status(log: Path) -> tuple[int, int, int] | None:
+    """The last case-table figures a worker logged: (cases held, evicted, touchpoints applied)."""
     found = STATUS.findall(log.read_text(errors="replace"))
     return tuple(map(int, found[-1])) if found else None  # type: ignore[return-value]
 
@@ -56,7 +57,7 @@ def soak(bootstrap: str, workdir: Path, marks: list[int], evict_after: str, seed
                 produce_lines(settings, lines[fed:mark])
                 fed = mark
                 touchpoints = sum(1 for ln in lines[:mark] if '"event_id"' in ln)
-                while (now := _status(log)) is None or now[2] < touchpoints:
+                while (now := worker_status(log)) is None or now[2] < touchpoints:
                     if worker.poll() is not None:
                         raise RuntimeError(f"the worker exited ({worker.returncode}): see {log}")
                     peak = max(peak, rss_mb(worker.pid))

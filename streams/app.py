@@ -14,7 +14,7 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
     session = settings.kafka_session_timeout
     datadir = settings.data_dir / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         app_id,
         broker=[f"kafka://{hostport}" for hostport in settings.kafka_bootstrap.split(",")],
         store="memory://",
@@ -32,9 +32,19 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
         broker_heartbeat_interval=max(0.5, session / 10),
         broker_rebalance_timeout=session,
         broker_commit_interval=1.0,
-        stream_wait_empty=False,
+        # A rebalance waits until the batches in flight are written and acked, then commits: the
+        # next owner of a partition starts after them, from case states that include them.
+        stream_wait_empty=True,
         producer_max_batch_size=settings.producer_max_batch,
     )
+
+    @app.on_partitions_revoked.connect
+    async def commit_before_handover(sender: faust.App, revoked: set, **kwargs) -> None:
+        # Faust waits for the events in flight, but commits offsets only on its timer: commit now,
+        # or the next owner of these partitions starts before events already written here.
+        await app.consumer.commit()
+
+    return app
 
 
 def create_app(settings: Settings, store: Store) -> faust.App:

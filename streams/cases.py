@@ -62,6 +62,17 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
 
     table.on_recover(rebuild)
 
+    @app.on_partitions_revoked.connect
+    async def hand_over(sender: faust.App, revoked: set, **kwargs) -> None:
+        # Faust has waited for the batches in flight; let a timer run in flight finish too and get
+        # its state changes into the changelog, which the partitions' next owner (this worker too:
+        # it restores what it keeps) reads back. From then on this worker leaves the revoked cases
+        # alone: their new owner fires their deadlines.
+        async with lock:
+            if not app.should_stop:
+                await app.producer.flush()
+            book.forget({tp.partition for tp in revoked if tp.topic == topic.get_topic_name()})
+
     async def settle(outcome: Outcome) -> None:
         if not outcome.updates and not outcome.evicted:
             return
@@ -100,6 +111,8 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
 
     @app.timer(interval=settings.tick_seconds)
     async def fire_deadlines() -> None:
+        if app.rebalancing:
+            return  # which partitions are this worker's is being decided
         async with lock:
             live = clock.live()
             await settle(book.on_tick())

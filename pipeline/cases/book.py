@@ -75,12 +75,14 @@ class StreamClock:
             return True
         return self._newest is not None and self._wall() - self._newest <= self.live_window
 
-    def now(self, partition: int) -> datetime | None:
-        """The clock for cases on `partition` (None: no time yet)."""
-        if self.live():
-            return self._wall()
+    def watermark(self, partition: int) -> datetime | None:
+        """Event time on `partition` (newest seen minus the lateness), whichever clock judges deadlines."""
         mark = self._marks.get(partition)
         return mark.now() if mark else None
+
+    def now(self, partition: int) -> datetime | None:
+        """The clock for cases on `partition` (None: no time yet)."""
+        return self._wall() if self.live() else self.watermark(partition)
 
 
 @dataclass
@@ -107,8 +109,8 @@ class Outcome:
 class CaseBook:
     """Case states (loaded through `load`) with a due-deadline index per partition.
 
-    `settle_after`: how far behind the clock a case's events settle (leave its log, folded into its
-    totals); an event arriving later than that is too late to change the case. `evict_after`: how
+    `settle_after`: how far behind its partition's watermark a case's events settle (leave its log,
+    folded into its totals); an event arriving later than that is too late to change the case. `evict_after`: how
     long a closed case stays after its last event before it leaves the table.
     """
 
@@ -138,6 +140,11 @@ class CaseBook:
         self.due = {}
         for partition, state in cases:
             self.due.setdefault(partition, DueIndex()).set(state.case_id, self.wake_at(state))
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """Stop watching the cases of partitions handed to another worker."""
+        for partition in partitions:
+            self.due.pop(partition, None)
 
     def _state(self, outcome: Outcome, case_id: str) -> CaseState | None:
         staged = outcome.states.get(case_id)
@@ -184,11 +191,12 @@ class CaseBook:
                 outcome.take(partition, advance(state, now))
 
     def _settle(self, outcome: Outcome, partition: int) -> None:
-        # Only cases this batch touched: a case nobody writes to has nothing new to settle.
-        now = self.clock.now(partition)
-        if now is None:
+        # Only cases this batch touched: a case nobody writes to has nothing new to settle. By event
+        # time, even live: an event is late relative to the events before it on its partition.
+        mark = self.clock.watermark(partition)
+        if mark is None:
             return
-        until = now - self.settle_after
+        until = mark - self.settle_after
         for case_id, (p, state) in list(outcome.states.items()):
             if p == partition:
                 outcome.states[case_id] = (p, settle(state, until, self.policy))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -99,6 +100,18 @@ def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     finally:
         if page is not None:
             page.stop()
+    _leave(store)
+
+
+def _leave(store) -> NoReturn:
+    """Exit 0 once a streaming command is done: close the store, flush output, skip the teardown."""
+    store.close()
+    # In the interpreter's teardown, chdb's global shutdown can crash (SIGSEGV) while the stream's
+    # threads and objects go away, turning a clean stop, with everything written, into exit -11.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _serve_page(settings: Settings, store):
@@ -282,6 +295,7 @@ def demo(
             with contextlib.suppress(KeyboardInterrupt):
                 threading.Event().wait()
         page.stop()
+    _leave(store)
 
 
 @app.command()
