@@ -9,8 +9,10 @@ from pipeline.delivery import NoticeRunner
 from pipeline.store import Store
 
 
-def faust_app(settings: Settings, app_id: str) -> faust.App:
-    """A bare Faust app with the project's consumer and producer settings; `app_id` is its group."""
+def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) -> faust.App:
+    """A bare Faust app with the project's consumer and producer settings; `app_id` is its group.
+
+    `finish_in_flight`: a rebalance or a stop waits until the events being processed are acked."""
     session = settings.kafka_session_timeout
     datadir = settings.data_dir / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -34,7 +36,7 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
         broker_commit_interval=1.0,
         # A rebalance waits until the batches in flight are written and acked, then commits: the
         # next owner of a partition starts after them, from case states that include them.
-        stream_wait_empty=True,
+        stream_wait_empty=finish_in_flight,
         producer_max_batch_size=settings.producer_max_batch,
     )
 
@@ -58,7 +60,10 @@ def create_app(settings: Settings, store: Store) -> faust.App:
 
 def create_notifier_app(settings: Settings, runner: NoticeRunner) -> faust.App:
     """The notifier (group = CX_APP_ID + '-notify'), so a slow endpoint never holds up case tracking."""
-    app = faust_app(settings, f"{settings.app_id}-notify")
+    # Its messages stay unacked until their notices are delivered, which can take minutes when many
+    # are queued: a stop or a handover does not wait for that; the next owner re-reads them and the
+    # ledger skips what was delivered.
+    app = faust_app(settings, f"{settings.app_id}-notify", finish_in_flight=False)
     from streams.notify import register_notifier
 
     register_notifier(app, settings, runner)

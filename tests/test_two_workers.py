@@ -135,6 +135,7 @@ def test_two_workers_split_the_partitions_and_hand_over_cases(broker, tmp_path):
     told = Counter(case for case, status in _told(wait_notices) if status == "breach")
     assert set(told) == {f"WAIT-{n}" for n in range(WAITING)}, f"breach notices per waiting case: {told}"
     assert len({r.headers.get("X-CX-Delivery-Id") for r in wait_notices}) == WAITING, told
+    print(f"two workers: {len(both)} events on both stores, {len(wait_notices) - WAITING} waiting-case notices repeated, deadlines {during} inside the rebalance")
 
     # Cases with events on both sides of the handover: measured as if one worker saw them all.
     cases = {n: {r[0]: r[1:] for r in cx_sql("SELECT case_id, events, messages, replies, status, version FROM cx.cases FINAL", envs[n])} for n in "ab"}
