@@ -78,8 +78,8 @@ class _Fold:
     first_contact: str | None = None  # event_id
     # Summary fields by name (`Measures`), filled in while the log is read (`s` locally).
     measures: dict[str, Any] = field(default_factory=dict)
-    # Of what settled and left the state: events, alerts raised, promises kept and broken.
-    settled_events: int = 0
+    # Events read so far (settled ones included); of what settled and left: alerts, promises kept, broken.
+    events_read: int = 0
     settled_breaches: int = 0
     promises_kept: int = 0
     promises_broken: int = 0
@@ -99,7 +99,7 @@ class _Fold:
             recontact_armed=settled.recontact_armed,
             first_contact=settled.first_contact,
             measures=settled.measures.model_dump(exclude_none=True),
-            settled_events=settled.events,
+            events_read=settled.events,
             settled_breaches=settled.breaches,
             promises_kept=settled.promises_kept,
             promises_broken=settled.promises_broken,
@@ -117,7 +117,7 @@ class _Fold:
         promises = [d for d in gone if d.rule is Rule.promise]
         return Settled(
             until=until,
-            events=self.settled_events,
+            events=self.events_read,
             breaches=self.settled_breaches,
             priority=self.priority,
             measures=Measures(**self.measures),
@@ -193,7 +193,7 @@ class _Fold:
         """Read events in event-time order."""
         for e in log:
             self.measures["last_event_at"] = e.ts
-            self.settled_events += 1
+            self.events_read += 1
             self._escalate(e)
             self._owner(e)
             handler = getattr(self, f"_on_{e.kind.value}", None)
