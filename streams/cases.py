@@ -47,6 +47,9 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
         stored = table.get(case_id.encode())
         return CaseState.from_json(stored["state"]) if stored else None
 
+    def case_partitions(tps: set) -> set[int]:
+        return {tp.partition for tp in tps if tp.topic == topic.get_topic_name()}
+
     clock = StreamClock(settings.clock, lateness=policy.lateness)
     book = CaseBook(policy, load, clock, settings.case_settle_after, settings.case_evict_after)
     lock = asyncio.Lock()
@@ -55,7 +58,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
     async def rebuild() -> None:
         # After a restart or rebalance the table is restored from its changelog; the index is not.
         # Only partitions this worker now owns: another worker fires the deadlines of the rest.
-        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topic.get_topic_name()}
+        owned = case_partitions(app.consumer.assignment())
         cases = [(v["partition"], CaseState.from_json(v["state"])) for v in table.values() if v and v["partition"] in owned]
         book.rebuild(cases)
         log.info("due index rebuilt from %d stored cases on partitions %s", len(cases), sorted(owned))
@@ -71,7 +74,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
         async with lock:
             if not app.should_stop:
                 await app.producer.flush()
-            book.forget({tp.partition for tp in revoked if tp.topic == topic.get_topic_name()})
+            book.forget(case_partitions(revoked))
 
     async def settle(outcome: Outcome) -> None:
         if not outcome.updates and not outcome.evicted:

@@ -171,6 +171,7 @@ def settle(state: CaseState, until: datetime, policy: SlaPolicy) -> CaseState:
     derived = derive(state.case_id, rest, policy, settled)
     current = {d.alert_id for d in derived.deadlines}
     raised = {a: r for a, r in state.raised.items() if a in current}
-    settled = settled.model_copy(update={"breaches": settled.breaches + len(state.raised) - len(raised)})
+    # Alerts that left `raised` still count among the case's breaches.
+    settled = settled.model_copy(update={"breaches": state.breaches - len(raised)})
     answered = {r.asked_event_id: _signature(r) for r in derived.responses}
     return state.model_copy(update={"settled": settled, "log": rest, "raised": raised, "answered": answered})

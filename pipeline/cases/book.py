@@ -161,7 +161,7 @@ class CaseBook:
             partitions.add(partition)
         for partition in partitions:
             self._fire(outcome, partition)
-            self._settle(outcome, partition)
+        self._settle(outcome)
         return outcome
 
     def on_tick(self) -> Outcome:
@@ -190,16 +190,13 @@ class CaseBook:
             else:
                 outcome.take(partition, advance(state, now))
 
-    def _settle(self, outcome: Outcome, partition: int) -> None:
+    def _settle(self, outcome: Outcome) -> None:
         # Only cases this batch touched: a case nobody writes to has nothing new to settle. By event
         # time, even live: an event is late relative to the events before it on its partition.
-        mark = self.clock.watermark(partition)
-        if mark is None:
-            return
-        until = mark - self.settle_after
-        for case_id, (p, state) in list(outcome.states.items()):
-            if p == partition:
-                outcome.states[case_id] = (p, settle(state, until, self.policy))
+        for case_id, (partition, state) in list(outcome.states.items()):
+            mark = self.clock.watermark(partition)
+            if mark is not None:
+                outcome.states[case_id] = (partition, settle(state, mark - self.settle_after, self.policy))
 
     def commit(self, outcome: Outcome) -> None:
         """Make an outcome's states current in the due indexes (its rows are written by now)."""

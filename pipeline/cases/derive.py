@@ -78,9 +78,8 @@ class _Fold:
     first_contact: str | None = None  # event_id
     # Summary fields by name (`Measures`), filled in while the log is read (`s` locally).
     measures: dict[str, Any] = field(default_factory=dict)
-    # Events read so far (settled ones included); of what settled and left: alerts, promises kept, broken.
+    # Events read so far (settled ones included); promises kept and broken that settled and left.
     events_read: int = 0
-    settled_breaches: int = 0
     promises_kept: int = 0
     promises_broken: int = 0
 
@@ -100,7 +99,6 @@ class _Fold:
             first_contact=settled.first_contact,
             measures=settled.measures.model_dump(exclude_none=True),
             events_read=settled.events,
-            settled_breaches=settled.breaches,
             promises_kept=settled.promises_kept,
             promises_broken=settled.promises_broken,
         )
@@ -118,7 +116,6 @@ class _Fold:
         return Settled(
             until=until,
             events=self.events_read,
-            breaches=self.settled_breaches,
             priority=self.priority,
             measures=Measures(**self.measures),
             deadlines=list(kept.values()),
