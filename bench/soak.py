@@ -11,6 +11,7 @@ state is what grows with traffic, so flat memory from 500k to 1M says it stays b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -84,10 +85,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--marks", default="100000,500000", help="event counts to read the memory at, before --events")
     parser.add_argument("--evict-after", default="7d", help="CX_CASE_EVICT_AFTER for the worker")
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it (worker and broker logs)")
     args = parser.parse_args()
     marks = sorted({*(int(m) for m in args.marks.split(",") if m), args.events})
-    with tempfile.TemporaryDirectory() as tmp, LocalBroker(log=Path(tmp) / "broker.log") as broker:
-        rows = soak(broker.bootstrap, Path(tmp), marks, args.evict_after)
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            workdir = args.keep
+        else:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        broker = stack.enter_context(LocalBroker(log=workdir / "broker.log"))
+        rows = soak(broker.bootstrap, workdir, marks, args.evict_after)
     print(f"soak: one `cx worker`, CX_CASE_EVICT_AFTER={args.evict_after}")
     print(f"  {'events':>9} {'applied':>9} {'cases held':>10} {'evicted':>8} {'RSS MB':>7} {'peak MB':>8} {'s':>6}")
     for r in rows:

@@ -7,14 +7,18 @@ shapes rows, so the same code is tested directly and runs inside the Faust agent
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.events import Kind, Rejected, Review, Touchpoint, parse_review, parse_touchpoint
-from pipeline.store.tables import DLQ, REVIEWS, TOUCHPOINTS
+from pipeline.identity import FirstUse, FirstUses, content_hash, nothing_landed
+from pipeline.store.tables import DLQ, EVENT_IDS, REVIEWS, TOUCHPOINTS
 from pipeline.text import TextResult, analyze_many, mask_pii
+
+
+E = TypeVar("E", Touchpoint, Review)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,22 +134,46 @@ def read_case_event(value: bytes) -> tuple[Touchpoint, float | None]:
     return Touchpoint.model_validate(data["event"]), data["sentiment"]
 
 
-def land_touchpoints(messages: Sequence[Message]) -> Landing:
+def _refuse(landing: Landing, msg: Message, rejected: Rejected) -> None:
+    topic_message, row = dead_letter(msg, rejected)
+    landing.dead_letters.append(topic_message)
+    landing.add(DLQ, row)
+
+
+def _one_content_per_id(
+    landing: Landing, valid: list[tuple[Message, E]], table: str, id_of: Callable[[E], str], first_uses: FirstUses
+) -> list[tuple[Message, E]]:
+    """The events whose id is new or names the same content (each recorded in `cx.event_ids`); an id
+    reused for other content (here, or already landed in `table`) is refused with the first use in the reason."""
+    seen = dict(first_uses(table, sorted({id_of(e) for _, e in valid}))) if valid else {}
+    kept = []
+    for msg, event in valid:
+        fingerprint, event_id = content_hash(event), id_of(event)
+        first = seen.setdefault(event_id, FirstUse(fingerprint, msg.topic, msg.partition, msg.offset))
+        if first.content_hash == fingerprint:
+            kept.append((msg, event))
+            landing.add(EVENT_IDS, {"source": table, "id": event_id, "content_hash": fingerprint, **_position(msg)})
+        else:
+            reason = f"id {event_id!r} already names a different event ({first.describe()}): one id, one event"
+            _refuse(landing, msg, Rejected(msg.value.decode("utf-8"), reason))
+    return kept
+
+
+def land_touchpoints(messages: Sequence[Message], first_uses: FirstUses = nothing_landed) -> Landing:
     """Validate touchpoints, score customer messages, shape rows; invalid ones become dead letters."""
     landing = Landing()
     valid: list[tuple[Message, Touchpoint]] = []
     for msg in messages:
         parsed = parse_touchpoint(msg.value)
         if isinstance(parsed, Rejected):
-            topic_message, row = dead_letter(msg, parsed)
-            landing.dead_letters.append(topic_message)
-            landing.add(DLQ, row)
+            _refuse(landing, msg, parsed)
         else:
             valid.append((msg, parsed))
+    kept = _one_content_per_id(landing, valid, TOUCHPOINTS, lambda tp: tp.event_id, first_uses)
     # Only customer words carry the customer's mood; agent texts are stored masked but not scored.
-    to_score = [(m, tp) for m, tp in valid if tp.kind is Kind.customer_message and tp.text]
-    results = dict(zip((tp.event_id for _, tp in to_score), analyze_many([tp.text for _, tp in to_score])))
-    for msg, tp in valid:
+    to_score = [tp for _, tp in kept if tp.kind is Kind.customer_message and tp.text]
+    results = dict(zip((tp.event_id for tp in to_score), analyze_many([tp.text for tp in to_score])))
+    for msg, tp in kept:
         result = results.get(tp.event_id)
         if result is not None:
             landing.scored.append(scored_message("touchpoint", tp.event_id, tp.case_id, tp.ts, result))
@@ -156,20 +184,19 @@ def land_touchpoints(messages: Sequence[Message]) -> Landing:
     return landing
 
 
-def land_reviews(messages: Sequence[Message]) -> Landing:
+def land_reviews(messages: Sequence[Message], first_uses: FirstUses = nothing_landed) -> Landing:
     """Validate and analyse reviews; invalid ones become dead letters."""
     landing = Landing()
     valid: list[tuple[Message, Review]] = []
     for msg in messages:
         parsed = parse_review(msg.value)
         if isinstance(parsed, Rejected):
-            topic_message, row = dead_letter(msg, parsed)
-            landing.dead_letters.append(topic_message)
-            landing.add(DLQ, row)
+            _refuse(landing, msg, parsed)
         else:
             valid.append((msg, parsed))
-    results = analyze_many([r.text for _, r in valid])
-    for (msg, review), result in zip(valid, results):
+    kept = _one_content_per_id(landing, valid, REVIEWS, lambda r: r.review_id, first_uses)
+    results = analyze_many([r.text for _, r in kept])
+    for (msg, review), result in zip(kept, results):
         landing.add(REVIEWS, review_row(review, msg, result))
         landing.scored.append(scored_message("review", review.review_id, review.case_id, review.ts, result))
     return landing

@@ -76,9 +76,11 @@ class _Watch:
             self._check_stall()
             return False
         fed, got, worker = self.feed.result(), self.now, app.cx_progress
-        # Count what landed (a broker's end offsets are not trusted for this).
-        behind = got.touchpoints < fed.touchpoints or got.reviews < fed.reviews or got.dlq < fed.invalid
-        if behind or worker.case_events < fed.touchpoints:
+        # Count what went through (a broker's end offsets are not trusted for this): every message
+        # landed or dead-lettered (a line repeating an id is either; distinct ids cannot tell), the
+        # invalid ones in the DLQ, every touchpoint forwarded also applied to its case.
+        behind = worker.landed < fed.total or got.dlq < fed.invalid
+        if behind or worker.case_events < worker.case_feed:
             self._check_stall()
             return False
         if self.until_live:

@@ -6,22 +6,27 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import faust
 
+from pipeline.identity import FirstUse, first_uses
 from pipeline.landing import Landing
 from pipeline.store import RowRejected, Store, StoreError, StoreUnavailable
 from pipeline.store.tables import DLQ
 
 log = logging.getLogger("cx.sink")
+T = TypeVar("T")
 
 
 @dataclass
 class Progress:
     """Counters the worker exposes to whoever runs it in-process (the demo, tests, benches)."""
 
+    landed: int = 0  # input messages through landing: written or dead-lettered
+    case_feed: int = 0  # touchpoints forwarded to the case stream
     case_events: int = 0  # touchpoints applied to case state
     case_updates: int = 0  # case states changed (events and fired deadlines)
     cases_evicted: int = 0  # closed cases removed from the case table after their quiet period
@@ -61,15 +66,20 @@ class Sink:
                 log.error("%d rows for %s dead-lettered: %s", len(rejected), table, rejected[0]["reason"])
                 await self._retrying(DLQ, rejected)
 
-    async def _insert(self, table: str, batch: Sequence[dict]) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self.store.insert, table, batch)
-
     async def _retrying(self, table: str, batch: Sequence[dict]) -> None:
         """Insert, waiting out anything but a refused row (raised as RowRejected)."""
+        await self._outlasting(table, self.store.insert, table, batch)
+
+    async def first_uses(self, table: str, ids: Sequence[str]) -> Mapping[str, FirstUse]:
+        """The first landed content of each id (see `pipeline.identity`), waiting out an outage."""
+        return await self._outlasting(table, first_uses, self.store, table, ids)
+
+    async def _outlasting(self, table: str, call: Callable[..., T], *args) -> T:
+        """Run a store call in a thread until it succeeds; only RowRejected gives up."""
         backoff = 0.5
         while True:
             try:
-                return await self._insert(table, batch)
+                return await asyncio.get_running_loop().run_in_executor(None, call, *args)
             except RowRejected:
                 raise
             except StoreError as exc:

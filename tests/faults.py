@@ -9,29 +9,35 @@ from pipeline.store import StoreUnavailable
 
 
 class Outage:
-    """The store, with every insert failing as unavailable until `seconds` after the first one (the
-    fault switch at the store boundary: the embedded engine cannot be stopped on its own)."""
+    """The store, with every insert (and with `reads`, every query) failing as unavailable until
+    `seconds` after the first one (the fault switch at the store boundary: the embedded engine cannot
+    be stopped on its own). Reads stay up by default: the harness watching the stream reads too."""
 
-    def __init__(self, store, seconds: float):
-        self._store, self.seconds = store, seconds
+    def __init__(self, store, seconds: float, reads: bool = False):
+        self._store, self.seconds, self.reads = store, seconds, reads
         self.description = f"{store.description} (down {seconds:g} s)"
         self.refused = 0
         self.first_refusal: float | None = None  # monotonic time of the first insert (the outage's start)
         self._guard = threading.Lock()
 
     def query(self, sql, params=None):
+        if self.reads:
+            self._refuse()
         return self._store.query(sql, params)
 
     def execute(self, sql, params=None):
         return self._store.execute(sql, params)
 
     def insert(self, table, rows):
+        self._refuse()
+        return self._store.insert(table, rows)
+
+    def _refuse(self) -> None:
         with self._guard:
             self.first_refusal = self.first_refusal or time.monotonic()
             if time.monotonic() - self.first_refusal < self.seconds:
                 self.refused += 1
                 raise StoreUnavailable("Code: 210. DB::NetException: Connection refused (fault switch)", 210)
-        return self._store.insert(table, rows)
 
     def close(self):
         self._store.close()

@@ -7,7 +7,8 @@ RESPONSES = "cx.responses"
 CASES = "cx.cases"
 ALERTS = "cx.alerts"
 ALERT_DELIVERIES = "cx.alert_deliveries"
-DATA_TABLES = (TOUCHPOINTS, REVIEWS, DLQ, RESPONSES, CASES, ALERTS, ALERT_DELIVERIES)
+EVENT_IDS = "cx.event_ids"
+DATA_TABLES = (TOUCHPOINTS, REVIEWS, DLQ, RESPONSES, CASES, ALERTS, ALERT_DELIVERIES, EVENT_IDS)
 
 # Rollups (migration 005): tables the dashboards read, each rebuilt by a refreshable materialized view.
 ROLLUPS_1M = ("cx.rollup_touchpoints_1m", "cx.rollup_reviews_1m", "cx.rollup_responses_1m", "cx.rollup_alerts_1m", "cx.rollup_cases_1m")
