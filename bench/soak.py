@@ -35,7 +35,7 @@ def worker_status(log: Path) -> tuple[int, int, int] | None:
     return tuple(map(int, found[-1])) if found else None  # type: ignore[return-value]
 
 
-def soak(bootstrap: str, workdir: Path, marks: list[int], evict_after: str, seed: int = 5) -> list[dict]:
+def soak(bootstrap: str, workdir: Path, marks: list[int], evict_after: str, seed: int = 5, stall_after: float = 300.0) -> list[dict]:
     """Feed up to each mark, wait until the worker applied it all, then read its memory."""
     tag = f"soak{os.getpid()}"
     settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=f"{tag}.", app_id=tag)
@@ -47,20 +47,28 @@ def soak(bootstrap: str, workdir: Path, marks: list[int], evict_after: str, seed
         # Event time throughout: the worker idles between stages, and on the wall clock it would judge
         # (and evict) the whole generated history at once.
         "CX_CLOCK": "event",
+        # Against Tansu, as the README says: one record per producer batch, short group joins.
+        "CX_PRODUCER_MAX_BATCH": "1", "CX_KAFKA_SESSION_TIMEOUT": "6",
     }  # fmt: skip
     log = workdir / "worker.log"
     rows = []
     with open(log, "w") as out:
-        worker = subprocess.Popen([CX, "worker"], env=env, stdout=out, stderr=out)
+        # -v: Faust's and aiokafka's rebalance and recovery steps go to the log too.
+        worker = subprocess.Popen([CX, "worker", "-v"], env=env, stdout=out, stderr=out)
         try:
             started, fed, peak = time.monotonic(), 0, 0.0
             for mark in marks:
                 produce_lines(settings, lines[fed:mark])
                 fed = mark
                 touchpoints = sum(1 for ln in lines[:mark] if '"event_id"' in ln)
+                moved, last = time.monotonic(), None
                 while (now := worker_status(log)) is None or now[2] < touchpoints:
                     if worker.poll() is not None:
                         raise RuntimeError(f"the worker exited ({worker.returncode}): see {log}")
+                    if (applied := now and now[2]) != last:
+                        moved, last = time.monotonic(), applied
+                    elif time.monotonic() - moved > stall_after:
+                        raise RuntimeError(f"stalled at {now} of {touchpoints} touchpoints for {stall_after:.0f} s: see {log}")
                     peak = max(peak, rss_mb(worker.pid))
                     time.sleep(1.0)
                 held, evicted, applied = now

@@ -8,6 +8,8 @@ from pipeline.config import Settings
 from pipeline.delivery import NoticeRunner
 from pipeline.store import Store
 
+PRODUCER_REQUEST_TIMEOUT = 30.0  # seconds
+
 
 def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) -> faust.App:
     """A bare Faust app with the project's consumer and producer settings; `app_id` is its group.
@@ -38,6 +40,10 @@ def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) ->
         # next owner of a partition starts after them, from case states that include them.
         stream_wait_empty=finish_in_flight,
         producer_max_batch_size=settings.producer_max_batch,
+        # Faust waits 20 minutes for a produce response by default: a response the broker never
+        # sends would stall every output topic (case feed, breaches, changelog) that long. Kafka's
+        # own request.timeout.ms: the request is retried after 30 s.
+        producer_request_timeout=PRODUCER_REQUEST_TIMEOUT,
     )
 
     @app.on_partitions_revoked.connect

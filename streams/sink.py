@@ -91,15 +91,16 @@ class Sink:
                 backoff = min(self.max_backoff, backoff * 2)
 
     async def write(self, landing: Landing) -> None:
-        """Land every row, then publish dead letters, scores and the case feed."""
+        """Land every row, then publish dead letters, scores and the case feed, and wait until the
+        broker holds them all: only then may the batch be acked (a send is only buffered, and an
+        acked batch whose case feed is lost would never reach its cases)."""
         await self.insert_rows(landing.rows)
-        for message in landing.dead_letters:
-            await self.dlq.send(value=_encode(message))
+        sent = [await self.dlq.send(value=_encode(message)) for message in landing.dead_letters]
         for message in landing.scored:
-            await self.scored.send(key=(message.get("case_id") or message["id"]).encode(), value=_encode(message))
+            sent.append(await self.scored.send(key=(message.get("case_id") or message["id"]).encode(), value=_encode(message)))
         if self.cases is not None:
-            for key, value in landing.case_feed:
-                await self.cases.send(key=key, value=value)
+            sent += [await self.cases.send(key=key, value=value) for key, value in landing.case_feed]
+        await asyncio.gather(*sent)
 
 
 def rejected_row(table: str, row: dict, reason: str) -> dict:
