@@ -16,14 +16,13 @@ import random
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.common import rss_mb
+from bench.common import rss_mb, work_dir
 from pipeline.broker import LocalBroker, ensure_topics
 from pipeline.config import Settings
 from pipeline.generate import generate
@@ -160,9 +159,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it (worker and broker logs)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, LocalBroker(log=Path(tmp) / "broker.log") as broker:
-        result = run_chaos(broker.bootstrap, Path(tmp), args.events, args.kills, args.seed)
+    with work_dir(args.keep) as workdir, LocalBroker(log=workdir / "broker.log") as broker:
+        result = run_chaos(broker.bootstrap, workdir, args.events, args.kills, args.seed)
     print("chaos run: `cx worker` killed with SIGKILL at random points, restarted each time")
     for name, value in asdict(result).items():
         print(f"  {name:24} {value}")

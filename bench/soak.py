@@ -11,16 +11,15 @@ state is what grows with traffic, so flat memory from 500k to 1M says it stays b
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import subprocess
-import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.chaos import CX
-from bench.common import rss_mb
+from bench.common import rss_mb, work_dir
 from pipeline.broker import LocalBroker, ensure_topics
 from pipeline.config import Settings
 from pipeline.generate import generate
@@ -40,7 +39,10 @@ def soak(bootstrap: str, workdir: Path, marks: list[int], evict_after: str, seed
     tag = f"soak{os.getpid()}"
     settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=f"{tag}.", app_id=tag)
     ensure_topics(settings)
-    lines = generate(marks[-1], seed=seed).lines
+    # A history that ends before now: validation refuses events more than a day ahead of the wall
+    # clock, and the default start (2026-11-02) plus ~20 days of a million events would reach past it.
+    ends = datetime.now(UTC)
+    lines = generate(marks[-1], seed=seed, start=ends - timedelta(days=30), until=ends).lines
     env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")} | {
         "CX_KAFKA_BOOTSTRAP": bootstrap, "CX_TOPIC_PREFIX": settings.topic_prefix, "CX_APP_ID": tag,
         "CX_DATA_DIR": str(workdir / "cx"), "CX_REPORT_PORT": "off", "CX_CASE_EVICT_AFTER": evict_after,
@@ -56,11 +58,12 @@ def soak(bootstrap: str, workdir: Path, marks: list[int], evict_after: str, seed
         # -v: Faust's and aiokafka's rebalance and recovery steps go to the log too.
         worker = subprocess.Popen([CX, "worker", "-v"], env=env, stdout=out, stderr=out)
         try:
-            started, fed, peak = time.monotonic(), 0, 0.0
+            started, fed, peak, touchpoints = time.monotonic(), 0, 0.0, 0
             for mark in marks:
-                produce_lines(settings, lines[fed:mark])
-                fed = mark
-                touchpoints = sum(1 for ln in lines[:mark] if '"event_id"' in ln)
+                sent = produce_lines(settings, lines[fed:mark])
+                if sent.invalid or sent.unsent or sent.too_large:
+                    raise RuntimeError(f"the feed up to {mark:,} was not all valid and sent: {sent}")
+                fed, touchpoints = mark, touchpoints + sent.touchpoints
                 moved, last = time.monotonic(), None
                 while (now := worker_status(log)) is None or now[2] < touchpoints:
                     if worker.poll() is not None:
@@ -96,13 +99,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it (worker and broker logs)")
     args = parser.parse_args()
     marks = sorted({*(int(m) for m in args.marks.split(",") if m), args.events})
-    with contextlib.ExitStack() as stack:
-        if args.keep:
-            args.keep.mkdir(parents=True, exist_ok=True)
-            workdir = args.keep
-        else:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        broker = stack.enter_context(LocalBroker(log=workdir / "broker.log"))
+    with work_dir(args.keep) as workdir, LocalBroker(log=workdir / "broker.log") as broker:
         rows = soak(broker.bootstrap, workdir, marks, args.evict_after)
     print(f"soak: one `cx worker`, CX_CASE_EVICT_AFTER={args.evict_after}")
     print(f"  {'events':>9} {'applied':>9} {'cases held':>10} {'evicted':>8} {'RSS MB':>7} {'peak MB':>8} {'s':>6}")
