@@ -88,7 +88,7 @@ def run_chaos(bootstrap: str, workdir: Path, events: int, kills: int, seed: int 
 
         def run_for(seconds: float, sig: int) -> None:
             nonlocal peak
-            worker = subprocess.Popen([CX, "worker"], env=env, stdout=worker_log, stderr=worker_log)
+            worker = subprocess.Popen([CX, "worker", "-v"], env=env, stdout=worker_log, stderr=worker_log)
             try:
                 end = time.monotonic() + seconds
                 while time.monotonic() < end and worker.poll() is None:
