@@ -114,10 +114,8 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
 
     @app.timer(interval=settings.tick_seconds)
     async def fire_deadlines() -> None:
-        if app.rebalancing or app.should_stop:
-            # Which partitions are this worker's is being decided; or it is stopping, its producer
-            # closing: a breach written to ClickHouse but never published would be told to nobody.
-            return
+        if app.rebalancing:
+            return  # which partitions are this worker's is being decided
         async with lock:
             live = clock.live()
             await settle(book.on_tick())
