@@ -17,11 +17,15 @@ from pipeline.store.base import Store
 from pipeline.store.tables import EVENT_IDS
 
 
+def fingerprint(data: bytes) -> int:
+    """A 64-bit fingerprint of some bytes (blake2b), as a ClickHouse UInt64."""
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
 def content_hash(event: BaseModel) -> int:
     """A 64-bit fingerprint of a validated event."""
     # Defaults left out: a field added to the model later does not change the fingerprint of old events.
-    digest = hashlib.blake2b(event.model_dump_json(exclude_defaults=True).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
+    return fingerprint(event.model_dump_json(exclude_defaults=True).encode())
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -12,7 +11,7 @@ from typing import TypeVar
 
 import faust
 
-from pipeline.identity import FirstUse, first_uses
+from pipeline.identity import FirstUse, fingerprint, first_uses
 from pipeline.landing import Landing
 from pipeline.store import RowRejected, Store, StoreError, StoreUnavailable
 from pipeline.store.tables import DLQ
@@ -96,8 +95,10 @@ class Sink:
         acked batch whose case feed is lost would never reach its cases)."""
         await self.insert_rows(landing.rows)
         sent = [await self.dlq.send(value=_encode(message)) for message in landing.dead_letters]
-        for message in landing.scored:
-            sent.append(await self.scored.send(key=(message.get("case_id") or message["id"]).encode(), value=_encode(message)))
+        sent += [
+            await self.scored.send(key=(message.get("case_id") or message["id"]).encode(), value=_encode(message))
+            for message in landing.scored
+        ]
         if self.cases is not None:
             sent += [await self.cases.send(key=key, value=value) for key, value in landing.case_feed]
         await asyncio.gather(*sent)
@@ -108,7 +109,7 @@ def rejected_row(table: str, row: dict, reason: str) -> dict:
     payload = json.dumps(row, ensure_ascii=False, default=str, sort_keys=True)
     offset = row.get("kafka_offset")
     if offset is None:
-        offset = int.from_bytes(hashlib.blake2b(payload.encode(), digest_size=8).digest(), "big")
+        offset = fingerprint(payload.encode())
     return {
         "source_topic": f"clickhouse:{table}",
         "kafka_partition": row.get("kafka_partition", 0),
