@@ -61,6 +61,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
         owned = case_partitions(app.consumer.assignment())
         cases = [(v["partition"], CaseState.from_json(v["state"])) for v in table.values() if v and v["partition"] in owned]
         book.rebuild(cases)
+        clock.own(owned)
         log.info("due index rebuilt from %d stored cases on partitions %s", len(cases), sorted(owned))
 
     table.on_recover(rebuild)
@@ -117,7 +118,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
         if app.rebalancing:
             return  # which partitions are this worker's is being decided
         async with lock:
-            live = clock.live()
+            live = all(clock.live(p) for p in book.due)
             await settle(book.on_tick())
             progress.ticks += 1
             progress.live_ticks += live

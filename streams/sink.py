@@ -31,7 +31,7 @@ class Progress:
     cases_evicted: int = 0  # closed cases removed from the case table after their quiet period
     alert_keys: set[tuple[str, str]] = field(default_factory=set)  # (alert_id, status) published
     ticks: int = 0
-    live_ticks: int = 0  # ticks settled while the clock followed the wall clock
+    live_ticks: int = 0  # ticks settled while every watched partition followed the wall clock
 
 
 class Sink:

@@ -78,7 +78,7 @@ def test_two_workers_split_the_partitions_and_hand_over_cases(broker, tmp_path):
         envs = {n: base | {"CX_DATA_DIR": str(tmp_path / n), "CX_ALERTS_CONFIG": str(subscribers)} for n in "ab"}
 
         def start(name: str) -> None:
-            workers[name] = subprocess.Popen([CX, "worker"], env=envs[name], stdout=logs[name].open("a"), stderr=subprocess.STDOUT)
+            workers[name] = subprocess.Popen([CX, "worker", "-v"], env=envs[name], stdout=logs[name].open("a"), stderr=subprocess.STDOUT)
 
         try:
             start("a")

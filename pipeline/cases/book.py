@@ -27,11 +27,14 @@ class StreamClock:
     """The time deadlines are judged by, per partition.
 
     event: the watermark (newest event time on the partition minus the allowed lateness);
-    wall: the wall clock; auto: the watermark while history is being replayed, the wall clock once
-    the stream is live (event time within `live_window` of now) or idle for `idle_after` - so the
-    end of a replay goes on to today and a case still unanswered now breaches now. A worker that
-    has seen no event since it started waits `startup_grace` before calling itself idle: it may be
-    about to catch up on a backlog, and judging that backlog by today's clock would raise false alarms.
+    wall: the wall clock; auto: per partition, the watermark while its history is being replayed, the
+    wall clock once it is live (its newest event within `live_window` of now) or idle for
+    `idle_after` - so the end of a replay goes on to today and a case still unanswered now breaches
+    now. Each partition decides for itself: one partition reaching today while another still
+    replays last month must not judge the other's backlog by today's clock. A partition this worker
+    has seen no event on since it was given the partition (`own`) waits `startup_grace` before calling itself
+    idle: it may be about to catch up on a backlog, and judging that by today's clock would raise
+    false alarms.
     """
 
     def __init__(
@@ -52,28 +55,42 @@ class StreamClock:
         self._wall = wall
         self._monotonic = monotonic
         self._marks: dict[int, Watermark] = {}
-        self._newest: datetime | None = None
-        self._last_event: float | None = None
+        self._newest: dict[int, datetime] = {}
+        self._last_event: dict[int, float] = {}
         self._started = monotonic()
+        self._taken: dict[int, float] = {}
 
     def observe(self, partition: int, ts: datetime) -> None:
         """Note an event time seen on `partition`."""
         self._marks.setdefault(partition, Watermark(lateness=self.lateness)).observe(ts)
-        if self._newest is None or ts > self._newest:
-            self._newest = ts
-        self._last_event = self._monotonic()
+        newest = self._newest.get(partition)
+        if newest is None or ts > newest:
+            self._newest[partition] = ts
+        self._last_event[partition] = self._monotonic()
 
-    def live(self) -> bool:
-        """Whether deadlines follow the wall clock right now."""
+    def own(self, partitions: Iterable[int]) -> None:
+        """The partitions this worker owns now: forget the others, start the grace of new ones."""
+        owned = set(partitions)
+        for seen in (self._marks, self._newest, self._last_event, self._taken):
+            for partition in set(seen) - owned:
+                del seen[partition]
+        now = self._monotonic()
+        for partition in owned - set(self._last_event) - set(self._taken):
+            self._taken[partition] = now
+
+    def live(self, partition: int) -> bool:
+        """Whether deadlines on `partition` follow the wall clock right now."""
         if self.mode != "auto":
             return self.mode == "wall"
-        if self._last_event is None:
-            idle, limit = self._monotonic() - self._started, self.startup_grace
+        last = self._last_event.get(partition)
+        if last is None:
+            idle, limit = self._monotonic() - self._taken.get(partition, self._started), self.startup_grace
         else:
-            idle, limit = self._monotonic() - self._last_event, self.idle_after
+            idle, limit = self._monotonic() - last, self.idle_after
         if idle >= limit.total_seconds():
             return True
-        return self._newest is not None and self._wall() - self._newest <= self.live_window
+        newest = self._newest.get(partition)
+        return newest is not None and self._wall() - newest <= self.live_window
 
     def watermark(self, partition: int) -> datetime | None:
         """Event time on `partition` (newest seen minus the lateness), whichever clock judges deadlines."""
@@ -82,7 +99,7 @@ class StreamClock:
 
     def now(self, partition: int) -> datetime | None:
         """The clock for cases on `partition` (None: no time yet)."""
-        return self._wall() if self.live() else self.watermark(partition)
+        return self._wall() if self.live(partition) else self.watermark(partition)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -22,6 +23,8 @@ def ms(span: timedelta) -> int:
     return span // timedelta(milliseconds=1)
 
 
+# A case's log is folded again on every event, asking for the same ids each time.
+@lru_cache(maxsize=1 << 16)
 def alert_id(case_id: str, rule: Rule | str, deadline: datetime) -> str:
     """Deterministic id of the breach of `rule` at `deadline` on a case (shared by its recovery)."""
     instant = deadline.astimezone(UTC).isoformat(timespec="milliseconds")

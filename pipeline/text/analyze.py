@@ -39,9 +39,10 @@ def _analyze(text: object) -> TextResult:
     kept, overflow = split_at_cap(cleaned)
     seg = segmenter()
     model = default_model()
-    tokens = seg.tokens(kept)
+    words = seg.cut(kept)  # once: tokens and aspects share it
+    tokens = seg.content(words)
     sentiment = model.score(kept) if kept else 0.5
-    hits = aspect_rules.detect(kept, model.score, seg.cut)
+    hits = aspect_rules.detect(kept, model.score, words)
     return TextResult(
         text=kept,
         sentiment=min(1.0, max(0.0, sentiment)),

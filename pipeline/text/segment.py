@@ -68,8 +68,12 @@ class Segmenter:
 
     def tokens(self, text: str) -> list[str]:
         """Words without spaces, punctuation and stop words."""
+        return self.content(self._jieba.lcut(text))
+
+    def content(self, words: list[str]) -> list[str]:
+        """The words of a cut that are tokens: no spaces, punctuation or stop words."""
         stop = self._stop
-        return [w for w in self._jieba.lcut(text) if w not in stop and not w.isspace()]
+        return [w for w in words if w not in stop and not w.isspace()]
 
     def keywords(self, tokens: list[str], top_k: int = 5) -> list[str]:
         """Top-k words by TF-IDF (jieba.analyse's IDF table), from already segmented tokens."""

@@ -1,4 +1,8 @@
-from pipeline.text import analyze
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.text import analyze, aspects
+from pipeline.text.segment import segmenter
 
 from .conftest import load_aspect_sample
 
@@ -41,3 +45,19 @@ def test_aspect_names_are_the_contract_set():
     for text, _ in load_aspect_sample():
         for hit in analyze(text).aspects:
             assert hit.aspect in allowed and hit.polarity in {"positive", "negative"}
+
+
+@given(st.text(alphabet="态度好慢但是就是，。 \n!却价格贵a", max_size=40))
+def test_clause_spans_cut_where_the_clause_rule_cuts(text):
+    expected = [c.strip() for c in aspects._CLAUSE.split(text) if c and c.strip()]
+    assert [text[a:b] for a, b in aspects.clause_spans(text)] == expected
+
+
+def test_one_cut_of_the_whole_text_places_one_character_cues_in_their_clause():
+    # "慢" is a one-character cue: it counts only where jieba leaves it a word of its own, in the
+    # clause after the contrast word, with no segmentation of the clause by itself.
+    text = "  态度还行 就是太慢，价格贵"
+    words = segmenter().cut(text)
+    assert "".join(words) == text
+    hits = aspects.detect(text, lambda clause: 0.9, words)
+    assert ("speed", "negative") in hits and ("attitude", "positive") in hits and ("price", "negative") in hits

@@ -1,0 +1,77 @@
+"""The auto clock: each partition replays by its own watermark until it is live or idle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pipeline.cases.book import StreamClock
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class Ticker:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _clock() -> tuple[StreamClock, Ticker]:
+    ticker = Ticker()
+    clock = StreamClock("auto", lateness=timedelta(seconds=30), wall=lambda: NOW, monotonic=ticker)
+    clock.own({0, 1})
+    return clock, ticker
+
+
+def test_a_partition_reaching_today_does_not_make_another_partitions_replay_live():
+    clock, ticker = _clock()
+    clock.observe(0, NOW - timedelta(seconds=10))  # partition 0 caught up with today
+    clock.observe(1, NOW - timedelta(days=20))  # partition 1 still replays last month
+    ticker.t += 1
+    assert clock.live(0) and clock.now(0) == NOW
+    assert not clock.live(1)
+    assert clock.now(1) == NOW - timedelta(days=20, seconds=30)
+
+
+def test_a_partition_goes_live_when_idle_and_new_partitions_wait_their_grace():
+    clock, ticker = _clock()
+    clock.observe(0, NOW - timedelta(days=20))
+    ticker.t += 4
+    assert not clock.live(0) and not clock.live(1)
+    ticker.t += 1.5  # 5.5 s without an event on partition 0: the replay is over
+    assert clock.live(0)
+    assert not clock.live(1), "partition 1 never had an event: it waits the startup grace"
+    ticker.t += 25
+    assert clock.live(1)
+    # A partition given to this worker later waits its own grace from then, not from the start.
+    clock.own({0, 1, 2})
+    assert not clock.live(2)
+    ticker.t += 30
+    assert clock.live(2)
+
+
+def test_partitions_handed_away_are_forgotten_and_start_afresh_when_they_return():
+    clock, ticker = _clock()
+    clock.observe(0, NOW - timedelta(days=3))
+    clock.observe(1, NOW - timedelta(days=1))
+    ticker.t += 60
+    assert clock.live(1)
+    clock.own({0})
+    assert clock.watermark(1) is None
+    clock.own({0, 1})  # back again, maybe with a backlog another worker left
+    assert not clock.live(1) and clock.now(1) is None
+    assert clock.watermark(0) == NOW - timedelta(days=3, seconds=30), "kept partitions keep their watermark"
+
+
+def test_fixed_modes_ignore_liveness():
+    ticker = Ticker()
+    event = StreamClock("event", lateness=timedelta(0), wall=lambda: NOW, monotonic=ticker)
+    wall = StreamClock("wall", wall=lambda: NOW, monotonic=ticker)
+    event.observe(0, NOW - timedelta(days=1))
+    wall.observe(0, NOW - timedelta(days=1))
+    ticker.t += 3600
+    assert event.now(0) == NOW - timedelta(days=1)
+    assert wall.now(0) == NOW
