@@ -53,6 +53,7 @@ class ChaosResult:
     duplicate_alerts: int  # (alert, status) the view shows more than once (must be 0)
     notices_delivered: int  # distinct (alert, status) the ledger holds as delivered
     alerts_without_notice: int
+    notices_without_alert: int  # delivered for an (alert, status) that cx.v_alerts does not hold
     duplicate_notices: int  # notices the receiver got twice (the kill window: accepted, then killed)
     worker_peak_rss_mb: float
     seconds: float
@@ -126,11 +127,13 @@ def run_chaos(bootstrap: str, workdir: Path, events: int, kills: int, seed: int 
                 " (SELECT count() - uniqExact(alert_id, status) FROM cx.v_alerts),"
                 " (SELECT uniqExactIf((alert_id, notice_status), status = 'delivered') FROM cx.v_alert_deliveries),"
                 " (SELECT count() FROM cx.v_alerts WHERE (alert_id, status) NOT IN"
-                "   (SELECT alert_id, notice_status FROM cx.v_alert_deliveries WHERE status = 'delivered'))",
+                "   (SELECT alert_id, notice_status FROM cx.v_alert_deliveries WHERE status = 'delivered')),"
+                " (SELECT uniqExact(alert_id, notice_status) FROM cx.v_alert_deliveries WHERE status = 'delivered'"
+                "   AND (alert_id, notice_status) NOT IN (SELECT alert_id, status FROM cx.v_alerts))",
                 env,
             )
             names = ["touchpoints", "touchpoint_rows", "duplicate_touchpoints", "reviews", "duplicate_reviews", "dlq",
-                     "alerts", "alert_rows", "duplicate_alerts", "notices_delivered", "alerts_without_notice"]  # fmt: skip
+                     "alerts", "alert_rows", "duplicate_alerts", "notices_delivered", "alerts_without_notice", "notices_without_alert"]  # fmt: skip
             return dict(zip(names, map(int, row)))
 
         # Then let it finish: run, stop it gracefully, count; until everything fed landed and was told.

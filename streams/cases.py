@@ -80,6 +80,13 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
     async def settle(outcome: Outcome) -> None:
         if not outcome.updates and not outcome.evicted:
             return
+        # Publish first, then write rows, then record the state. The broker must hold each breach
+        # before the state says it was raised (a kill in between would leave a breach nobody hears
+        # of: the restarted worker sees it as raised), and before its row: a stop that closes the
+        # producer under a running tick then leaves neither notice nor row, and the restart
+        # re-decides the case from the same state (rows written first were left without a notice).
+        published = [await breaches.send(key=a.case_id.encode(), value=a.model_dump_json().encode()) for a in outcome.alerts]
+        await asyncio.gather(*published)
         rows: dict[str, list[dict]] = {}
         if outcome.responses:
             rows[RESPONSES] = [r.row() for r in outcome.responses]
@@ -88,10 +95,6 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
         if outcome.cases:
             rows[CASES] = list(outcome.cases.values())
         await sink.insert_rows(rows)
-        published = [await breaches.send(key=a.case_id.encode(), value=a.model_dump_json().encode()) for a in outcome.alerts]
-        # The broker must hold each breach before the state says it was raised: a kill in between
-        # would otherwise leave a breach nobody hears of (the restarted worker sees it as raised).
-        await asyncio.gather(*published)
         for case_id, (partition, state) in outcome.states.items():
             table[case_id.encode()] = {"partition": partition, "state": state.to_json()}
         for case_id in outcome.evicted:
