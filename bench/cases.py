@@ -29,6 +29,7 @@ from pipeline.generate import generate
 from pipeline.sla import load_policy
 from pipeline.store import open_store
 from streams.runner import group_settled, run_worker
+from streams.sink import Progress
 
 
 def _touchpoint_lines(events: int) -> list[str]:
@@ -54,12 +55,13 @@ def stream_updates_per_s(settings: Settings, store, lines: list[str]) -> tuple[f
     from pipeline.produce import produce_lines
 
     marks: dict[str, float] = {}
+    progress = Progress()
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
 
         async def until(app) -> bool:
-            done = app.cx_progress.case_events
+            done = progress.case_events
             if "fed" not in marks and group_settled(app):
                 marks["fed"] = 1
                 # Pre-load the topic, then let the worker drain it.
@@ -71,7 +73,7 @@ def stream_updates_per_s(settings: Settings, store, lines: list[str]) -> tuple[f
                 return True
             return False
 
-        await run_worker(settings, store, until=until, poll=0.02, handle_signals=False)
+        await run_worker(settings, store, until=until, poll=0.02, handle_signals=False, progress=progress)
 
     asyncio.run(run())
     seconds = marks["last"] - marks["first"]

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # A ClickHouse cluster (remote_servers name): tables are replicated + distributed (cx migrate --cluster).
     clickhouse_cluster: str | None = None
     batch_size: int = Field(default=500, ge=1)
+    # Processes that land batches (parse, validate, text analysis, rows) beside the worker process:
+    # None, one per core but one; 0, in a thread of the worker process.
+    landing_processes: int | None = Field(default=None, ge=0)
     flush_seconds: float = Field(default=1.0, gt=0)
     # Low enough that a local broker does not make every start wait half a minute for the group join.
     kafka_session_timeout: float = Field(default=10.0, gt=0)

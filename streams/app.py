@@ -6,7 +6,10 @@ import faust
 
 from pipeline.config import Settings
 from pipeline.delivery import NoticeRunner
+from pipeline.landing_pool import LandingPool
 from pipeline.store import Store
+from streams.output import Output
+from streams.sink import Progress
 
 PRODUCER_REQUEST_TIMEOUT = 30.0  # seconds
 
@@ -55,12 +58,13 @@ def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) ->
     return app
 
 
-def create_app(settings: Settings, store: Store) -> faust.App:
-    """The main app (group = CX_APP_ID): landing and case agents, writing to `store`."""
+def create_app(settings: Settings, store: Store, pool: LandingPool, output: Output, progress: Progress) -> faust.App:
+    """The main app (group = CX_APP_ID): landing and case agents, writing to `store` and `output`,
+    landing in `pool`, counting in `progress`."""
     app = faust_app(settings, settings.app_id)
     from streams.agents import register_agents
 
-    register_agents(app, settings, store)
+    register_agents(app, settings, store, pool, output, progress)
     return app
 
 

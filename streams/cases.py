@@ -16,36 +16,44 @@ from datetime import UTC, datetime
 import faust
 
 from pipeline.broker.topics import BREACHES, CASE_EVENTS
-from pipeline.cases import CaseState
 from pipeline.cases.book import CaseBook, Outcome, StreamClock
+from pipeline.cases.state import CaseRecord, CaseState
 from pipeline.config import Settings
 from pipeline.landing import read_case_event
 from pipeline.sla.policy import load_policy
 from pipeline.store.tables import ALERTS, CASES, RESPONSES
-from streams.sink import Sink
+from streams.codecs import CASE_RECORD
+from streams.sink import Progress, Sink
 from streams.topics import keep_unacked, raw_topic
 
 log = logging.getLogger("cx.cases")
 STATUS_SECONDS = 30.0  # how often the worker logs the size of its case table
 
 
-def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.TopicT:
-    """Declare the case table, agent and timer; return the topic the landing agent forwards to."""
+def register_cases(app: faust.App, settings: Settings, sink: Sink, progress: Progress) -> None:
+    """Declare the case table, agent and timer (the landing agents forward touchpoints to `cx.case-events`)."""
     policy = load_policy(settings.sla_policy)
     hours = policy.business_hours
     this_year = datetime.now(UTC).year
     if hours.holidays and not hours.holidays_cover(this_year):
         log.warning("the SLA policy lists no public holidays for %d: business-hour waits count them as workdays", this_year)
     topic = raw_topic(app, settings, CASE_EVENTS)
-    breaches = raw_topic(app, settings, BREACHES)
     # use_partitioner: the changelog partition is the key's hash, so the timer can write states
     # outside of an event. Raw byte keys hash exactly like the case-events keys, so a case's state
     # and its events share a partition number (and a worker) when several workers split the load.
     table = app.Table("cases", default=None, partitions=settings.partitions, use_partitioner=True, key_type=bytes)
+    # Values written are CaseRecord objects, serialised by their own codec when the changelog is
+    # written (Faust takes a table's codec from its value type: JSON for untyped values).
+    table.value_serializer = CASE_RECORD
+
+    def record(stored: CaseRecord | dict) -> CaseRecord:
+        # What this worker wrote is a CaseRecord; what it restored from the changelog Faust decodes
+        # with the changelog topic's own codec (JSON), as a dict, until the case is written again.
+        return stored if isinstance(stored, CaseRecord) else CaseRecord.model_validate(stored)
 
     def load(case_id: str) -> CaseState | None:
         stored = table.get(case_id.encode())
-        return CaseState.from_json(stored["state"]) if stored else None
+        return record(stored).state if stored else None
 
     def case_partitions(tps: set) -> set[int]:
         return {tp.partition for tp in tps if tp.topic == topic.get_topic_name()}
@@ -53,13 +61,13 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
     clock = StreamClock(settings.clock, lateness=policy.lateness)
     book = CaseBook(policy, load, clock, settings.case_settle_after, settings.case_evict_after)
     lock = asyncio.Lock()
-    progress = app.cx_progress  # type: ignore[attr-defined]
 
     async def rebuild() -> None:
         # After a restart or rebalance the table is restored from its changelog; the index is not.
         # Only partitions this worker now owns: another worker fires the deadlines of the rest.
         owned = case_partitions(app.consumer.assignment())
-        cases = [(v["partition"], CaseState.from_json(v["state"])) for v in table.values() if v and v["partition"] in owned]
+        records = [record(v) for v in table.values() if v]
+        cases = [(r.partition, r.state) for r in records if r.partition in owned]
         book.rebuild(cases)
         clock.own(owned)
         log.info("due index rebuilt from %d stored cases on partitions %s", len(cases), sorted(owned))
@@ -85,8 +93,9 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
         # of: the restarted worker sees it as raised), and before its row: a stop that closes the
         # producer under a running tick then leaves neither notice nor row, and the restart
         # re-decides the case from the same state (rows written first were left without a notice).
-        published = [await breaches.send(key=a.case_id.encode(), value=a.model_dump_json().encode()) for a in outcome.alerts]
-        await asyncio.gather(*published)
+        assert sink.output is not None
+        breaches = [(a.case_id.encode(), a.model_dump_json().encode()) for a in outcome.alerts]
+        await asyncio.gather(*await sink.output.send(BREACHES, breaches))
         rows: dict[str, list[dict]] = {}
         if outcome.responses:
             rows[RESPONSES] = [r.row() for r in outcome.responses]
@@ -96,7 +105,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
             rows[CASES] = list(outcome.cases.values())
         await sink.insert_rows(rows)
         for case_id, (partition, state) in outcome.states.items():
-            table[case_id.encode()] = {"partition": partition, "state": state.to_json()}
+            table[case_id.encode()] = CaseRecord(partition=partition, state=state)
         for case_id in outcome.evicted:
             del table[case_id.encode()]  # a tombstone in the changelog: compaction drops the case
         book.commit(outcome)
@@ -134,5 +143,3 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink) -> faust.Topi
             progress.cases_evicted,
             progress.case_events,
         )
-
-    return topic

@@ -16,6 +16,10 @@ from pipeline.produce import Fed, produce_lines
 from pipeline.store import Store
 from pipeline.summary import Landed, landed, store_now
 from streams.runner import group_settled, run_worker
+from streams.sink import Progress
+
+
+COUNT_SECONDS = 2.0
 
 
 class NotLanded(RuntimeError):
@@ -44,6 +48,8 @@ class _Watch:
         self.seen, self.seen_at = -1, time.monotonic()
         self.now = Landed(0, 0, 0)
         self.live_from: int | None = None
+        self.progress = Progress()  # the worker's own counts
+        self.counted_at = -COUNT_SECONDS
 
     def _check_stall(self) -> None:
         total = self.now.touchpoints + self.now.reviews + self.now.dlq
@@ -63,11 +69,19 @@ class _Watch:
             loop = asyncio.get_running_loop()
             self.feed = loop.run_in_executor(None, produce_lines, self.settings, self.lines, self.on_sent)
 
-    async def done(self, app: faust.App) -> bool:
-        """One poll: True once every fed line landed (and, with until_live, the clock caught up)."""
+    async def _count(self, fresh: bool = False) -> None:
+        # What landed by ClickHouse's count (distinct ids), every COUNT_SECONDS or when asked: each
+        # count scans three tables, competing with the worker's own writes for the store.
+        if not fresh and time.monotonic() - self.counted_at < COUNT_SECONDS:
+            return
         self.now = await asyncio.get_running_loop().run_in_executor(None, landed, self.store, self.since)
+        self.counted_at = time.monotonic()
         if self.on_landed is not None:
             self.on_landed(self.now)
+
+    async def done(self, app: faust.App) -> bool:
+        """One poll: True once every fed line landed (and, with until_live, the clock caught up)."""
+        await self._count()
         if self.feed is None:
             self._check_stall()
             self._start_feed(app)
@@ -75,12 +89,15 @@ class _Watch:
         if not self.feed.done():
             self._check_stall()
             return False
-        fed, got, worker = self.feed.result(), self.now, app.cx_progress
+        fed, worker = self.feed.result(), self.progress
         # Count what went through (a broker's end offsets are not trusted for this): every message
         # landed or dead-lettered (a line repeating an id is either; distinct ids cannot tell), the
         # invalid ones in the DLQ, every touchpoint forwarded also applied to its case.
-        behind = worker.landed < fed.total or got.dlq < fed.invalid
-        if behind or worker.case_events < worker.case_feed:
+        if worker.landed < fed.total or worker.case_events < worker.case_feed:
+            self._check_stall()
+            return False
+        await self._count(fresh=True)
+        if self.now.dlq < fed.invalid:
             self._check_stall()
             return False
         if self.until_live:
@@ -118,6 +135,6 @@ async def feed_and_wait(
     started = time.monotonic()
     since = await asyncio.get_running_loop().run_in_executor(None, store_now, store)
     watch = _Watch(settings, store, lines, since, on_sent, on_landed, stall_timeout, until_live, notices)
-    await run_worker(settings, store, until=watch.done, poll=0.5, handle_signals=False, notices=notices)
+    await run_worker(settings, store, until=watch.done, poll=0.5, handle_signals=False, notices=notices, progress=watch.progress)
     assert watch.feed is not None
     return FeedResult(fed=watch.feed.result(), landed=watch.now, seconds=time.monotonic() - started)

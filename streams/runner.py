@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from contextlib import AsyncExitStack
 from collections.abc import Awaitable, Callable
 
 import faust
@@ -12,8 +13,11 @@ import faust
 from pipeline.broker import ensure_topics
 from pipeline.config import Settings
 from pipeline.delivery import NoticeRunner
+from pipeline.landing_pool import LandingPool
 from pipeline.store import Store
 from streams.app import create_app, create_notifier_app
+from streams.output import Output
+from streams.sink import Progress
 
 log = logging.getLogger("cx.worker")
 
@@ -30,11 +34,33 @@ async def run_worker(
     poll: float = 0.25,
     handle_signals: bool = True,
     notices: NoticeRunner | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Start the app (and the notifier, given `notices`), run until `until(app)` is true (or
-    SIGINT/SIGTERM), then stop cleanly."""
+    SIGINT/SIGTERM), then stop cleanly. The worker counts what it did in `progress`."""
     await asyncio.get_running_loop().run_in_executor(None, ensure_topics, settings)
-    app = create_app(settings, store)
+    async with AsyncExitStack() as resources:
+        pool = LandingPool(settings.landing_processes)
+        resources.callback(pool.close)
+        pool.start()
+        output = Output(settings)
+        await output.start()
+        resources.push_async_callback(output.stop)  # after the app stopped: its last batches send here
+        await _run(settings, store, pool, output, progress or Progress(), until, poll, handle_signals, notices)
+
+
+async def _run(
+    settings: Settings,
+    store: Store,
+    pool: LandingPool,
+    output: Output,
+    progress: Progress,
+    until: Callable[[faust.App], Awaitable[bool]] | None,
+    poll: float,
+    handle_signals: bool,
+    notices: NoticeRunner | None,
+) -> None:
+    app = create_app(settings, store, pool, output, progress)
     notifier = create_notifier_app(settings, notices) if notices is not None else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

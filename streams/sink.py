@@ -9,12 +9,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import faust
-
+from pipeline.broker.topics import CASE_EVENTS, SCORED
+from pipeline.broker.topics import DLQ as DLQ_TOPIC
 from pipeline.identity import FirstUse, fingerprint, first_uses
 from pipeline.landing import Landing
 from pipeline.store import RowRejected, Store, StoreError, StoreUnavailable
 from pipeline.store.tables import DLQ
+from streams.output import Output
 
 log = logging.getLogger("cx.sink")
 T = TypeVar("T")
@@ -37,12 +38,10 @@ class Progress:
 class Sink:
     """The one place the stream touches ClickHouse and the output topics."""
 
-    def __init__(self, store: Store, dlq: faust.TopicT, scored: faust.TopicT, max_backoff: float = 30.0):
+    def __init__(self, store: Store, output: Output | None, max_backoff: float = 30.0):
         self.store = store
-        self.dlq = dlq
-        self.scored = scored
+        self.output = output
         self.max_backoff = max_backoff
-        self.cases: faust.TopicT | None = None
         self.outage_retries = 0  # inserts retried because ClickHouse was away
 
     async def insert_rows(self, rows: Mapping[str, Sequence[dict]]) -> None:
@@ -94,13 +93,10 @@ class Sink:
         broker holds them all: only then may the batch be acked (a send is only buffered, and an
         acked batch whose case feed is lost would never reach its cases)."""
         await self.insert_rows(landing.rows)
-        sent = [await self.dlq.send(value=_encode(message)) for message in landing.dead_letters]
-        sent += [
-            await self.scored.send(key=(message.get("case_id") or message["id"]).encode(), value=_encode(message))
-            for message in landing.scored
-        ]
-        if self.cases is not None:
-            sent += [await self.cases.send(key=key, value=value) for key, value in landing.case_feed]
+        assert self.output is not None, "a sink without output topics only inserts rows"
+        sent = await self.output.send(DLQ_TOPIC, [(None, _encode(m)) for m in landing.dead_letters])
+        sent += await self.output.send(SCORED, [((m.get("case_id") or m["id"]).encode(), _encode(m)) for m in landing.scored])
+        sent += await self.output.send(CASE_EVENTS, landing.case_feed)
         await asyncio.gather(*sent)
 
 

@@ -41,7 +41,7 @@ def test_embedded_store_raises_row_rejected_for_a_value_it_cannot_store(clean_st
 def test_a_refused_row_goes_alone_to_the_dlq_with_clickhouses_reason(clean_store):
     rows = _touchpoint_rows(200)
     rows[7] = dict(rows[7], ts="not a time")
-    asyncio.run(Sink(clean_store, dlq=None, scored=None).insert_rows({TOUCHPOINTS: rows}))
+    asyncio.run(Sink(clean_store, output=None).insert_rows({TOUCHPOINTS: rows}))
     assert scalar(clean_store, "SELECT count() FROM cx.v_touchpoints") == len(rows) - 1
     (reason,) = [r for (r,) in clean_store.query(f"SELECT reason FROM {DLQ}")[1]]
     assert reason.startswith("ClickHouse refused the row:") and "Code: 41." in reason and "CANNOT_PARSE_DATETIME" in reason
@@ -50,7 +50,7 @@ def test_a_refused_row_goes_alone_to_the_dlq_with_clickhouses_reason(clean_store
 def test_an_outage_is_waited_out_and_nothing_is_dead_lettered(clean_store):
     rows = _touchpoint_rows(200)
     down = Outage(clean_store, seconds=2.0)
-    sink = Sink(down, dlq=None, scored=None, max_backoff=0.5)
+    sink = Sink(down, output=None, max_backoff=0.5)
     started = time.monotonic()
     asyncio.run(sink.insert_rows({TOUCHPOINTS: rows}))
     assert time.monotonic() - started >= 2.0 and sink.outage_retries == down.refused >= 2

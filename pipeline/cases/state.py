@@ -205,3 +205,18 @@ class CaseState(_Model):
     def from_json(cls, data: dict) -> CaseState:
         """Restore what `to_json` produced."""
         return cls.model_validate(data)
+
+
+class CaseRecord(_Model):
+    """A case table value: the partition the case's events arrive on, and its state.
+
+    The table holds these objects; only the changelog holds their JSON (`dump`), so a batch does
+    not parse and re-serialise the state of every case it touches. A restored value is the same
+    JSON as a dict (`model_validate`)."""
+
+    partition: int
+    state: CaseState
+
+    def dump(self) -> bytes:
+        """The changelog form: JSON, fields at their defaults left out (the form `to_json` gives)."""
+        return self.model_dump_json(exclude_defaults=True).encode()

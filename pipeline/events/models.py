@@ -51,7 +51,8 @@ class Priority(StrEnum):
     low = "low"
 
 
-_ID = Field(min_length=1, max_length=128)
+ID_MAX_LENGTH = 128
+_ID = Field(min_length=1, max_length=ID_MAX_LENGTH)
 # Times outside these bounds are a producer's bug (epoch zero, a year typo, a skewed clock), and
 # ClickHouse would clamp them silently rather than refuse them: rejected here, with the reason.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)

@@ -115,7 +115,9 @@ class SentimentModel:
         idx: list[int] = []
         coef: list[float] = []
         direct: list[float] = []
-        for f in features(for_scoring(text)):
+        # In a fixed order: a set's order follows the process's hash seed, and so would the sum's
+        # last bits (the worker and its landing processes must score a text alike).
+        for f in sorted(features(for_scoring(text))):
             i = get(f)
             if i is not None:
                 idx.append(i)

@@ -1,0 +1,137 @@
+"""The pure landing work of a batch (parse, validate, text analysis, rows) on other cores.
+
+The worker process holds the embedded store, the broker connections and the case state; what a
+batch needs from them (the first use of each id it names) is looked up there first and handed over,
+so the worker processes do pure work only. With `processes=0` the same function runs in a thread of
+the worker process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import signal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+
+from pipeline.events.models import ID_MAX_LENGTH
+from pipeline.identity import FirstUse
+from pipeline.landing import Landing, Message, land_reviews, land_touchpoints
+from pipeline.store.tables import EVENT_IDS, REVIEWS, TOUCHPOINTS
+
+# Input table -> (landing function, the id field of its events).
+SOURCES = {TOUCHPOINTS: (land_touchpoints, "event_id"), REVIEWS: (land_reviews, "review_id")}
+
+Lookup = Callable[[str, Sequence[str]], Awaitable[Mapping[str, FirstUse]]]
+
+
+class UnlookedIds(Exception):
+    """A validated id that was not among the ids looked up before the batch went to a worker process."""
+
+    def __init__(self, ids: list[str]):
+        super().__init__(ids)
+        self.ids = ids
+
+
+def default_processes() -> int:
+    """One worker process per core beyond the one the stream itself keeps busy."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def candidate_ids(messages: Sequence[Message], field: str) -> list[str]:
+    """The ids the messages name, read without validation (as validation will strip them); only
+    forms an id can take (hostile input names others, and a lookup must not choke on them)."""
+    ids = set()
+    for msg in messages:
+        try:
+            value = json.loads(msg.value).get(field)
+        except (ValueError, AttributeError, RecursionError):
+            continue  # not a JSON object: it will be dead-lettered, no id to look up
+        if isinstance(value, str):
+            ids.update(form for form in (value, value.strip()) if _could_be_id(form))
+    return sorted(ids)
+
+
+def _could_be_id(text: str) -> bool:
+    if not 1 <= len(text) <= ID_MAX_LENGTH:
+        return False
+    try:
+        text.encode("utf-8")  # a lone surrogate is no character: validation refuses it
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def first_uses_in(landing: Landing, table: str) -> dict[str, FirstUse]:
+    """The ids a landed (not yet written) batch records for `table`, as a lookup would return them."""
+    return {
+        row["id"]: FirstUse(row["content_hash"], row["kafka_topic"], row["kafka_partition"], row["kafka_offset"])
+        for row in landing.rows.get(EVENT_IDS, ())
+        if row["source"] == table
+    }
+
+
+def land_batch(table: str, messages: Sequence[Message], known: Mapping[str, FirstUse], looked_up: frozenset[str]) -> Landing:
+    """Land a batch of `table`'s messages given the first uses of the ids it names."""
+    land, _ = SOURCES[table]
+
+    def first_uses(_table: str, ids: Sequence[str]) -> Mapping[str, FirstUse]:
+        missing = [i for i in ids if i not in looked_up]
+        if missing:
+            raise UnlookedIds(missing)
+        return known
+
+    return land(messages, first_uses)
+
+
+def _start_process() -> None:
+    # A worker process ignores Ctrl-C (the stream stops it) and loads dictionaries and model once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from pipeline.text import analyze
+
+    analyze("预热")
+
+
+def _ready() -> bool:
+    return True
+
+
+class LandingPool:
+    """Lands batches in `processes` worker processes (0: in a thread of this process; None: one per
+    core but one)."""
+
+    def __init__(self, processes: int | None = None):
+        self.processes = processes = default_processes() if processes is None else processes
+        self._executor: Executor
+        if processes:
+            # spawn: the worker process has broker and ClickHouse threads a fork would copy half-way.
+            context = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(processes, mp_context=context, initializer=_start_process)
+        else:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="cx-landing")
+
+    async def land(
+        self, table: str, messages: Sequence[Message], lookup: Lookup, earlier: Mapping[str, FirstUse] | None = None
+    ) -> Landing:
+        """Land `messages` of `table`: their ids' first uses from `lookup` (ClickHouse) and `earlier`
+        (batches landed but not written yet), then the pure work in a worker process."""
+        loop = asyncio.get_running_loop()
+        ids = candidate_ids(messages, SOURCES[table][1])
+        while True:
+            known = dict(await lookup(table, ids)) if ids else {}
+            for event_id, first in (earlier or {}).items():
+                known.setdefault(event_id, first)  # what ClickHouse holds came first
+            try:
+                return await loop.run_in_executor(self._executor, land_batch, table, messages, known, frozenset(ids))
+            except UnlookedIds as exc:  # an id validation spelled differently: look it up too
+                ids = sorted({*ids, *exc.ids})
+
+    def start(self) -> None:
+        """Start a worker process now (loading takes a second or two) rather than on the first batch."""
+        self._executor.submit(_ready)
+
+    def close(self) -> None:
+        """Stop the worker processes (a batch still in one is not waited for: it is redelivered)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
