@@ -8,8 +8,9 @@ from typing import Any
 
 from pipeline.alerts.notice import Key, Notice
 from pipeline.delivery.send import Delivery
+from pipeline.cases.rows import Alert
 from pipeline.store import Store
-from pipeline.store.tables import ALERT_DELIVERIES
+from pipeline.store.tables import ALERT_DELIVERIES, ALERTS
 
 
 def _at(seconds: float) -> datetime:
@@ -32,6 +33,11 @@ class Ledger:
             {"ids": sorted(alert_ids)},
         )
         return {Key(a, s, n) for a, s, n in rows}
+
+    def record_alerts(self, alerts: list[Alert]) -> None:
+        """The alerts' rows, as the case agent writes them (the same keys: written twice, kept once)."""
+        if alerts:
+            self.store.insert(ALERTS, [a.row() for a in alerts])
 
     def record(self, rows: list[dict[str, Any]]) -> None:
         """Write delivery rows (one per alert of the notice)."""

@@ -59,6 +59,9 @@ class NoticeRunner:
     async def offer(self, batch: Sequence[tuple[int, Alert]]) -> list[list[Key]]:
         """Route a consumed batch; return, per alert, the keys that must settle before it is acked."""
         ids = {a.alert_id for _, a in batch}
+        # The case agent publishes a breach before it writes its row: a kill in between leaves the
+        # row to whoever hears of the breach. Written again here (same keys), so every notice has one.
+        await self._retry(partial(self.ledger.record_alerts, [a for _, a in batch]))
         known = await asyncio.to_thread(self.ledger.settled, ids)
         self.dispatcher.settle(known)
         messages: dict[str, str] = {}
@@ -101,13 +104,16 @@ class NoticeRunner:
                 log.error("notice %s to %s failed: %s", notice.delivery_id, name, delivery.error)
 
     async def _record(self, rows: list[dict]) -> None:
+        await self._retry(partial(self.ledger.record, rows))
+
+    async def _retry(self, write: Callable[[], None]) -> None:
         pause = 0.5
         while True:
             try:
-                return await asyncio.to_thread(self.ledger.record, rows)
+                return await asyncio.to_thread(write)
             except StoreError as exc:
-                # The ledger must hold the outcome before the alert is acked: wait ClickHouse out.
-                log.error("delivery ledger write failed, retrying in %.1fs: %s", pause, exc)
+                # Rows and ledger must hold before the alert is acked: wait ClickHouse out.
+                log.error("ClickHouse write for notices failed, retrying in %.1fs: %s", pause, exc)
                 await asyncio.sleep(pause)
                 pause = min(30.0, pause * 2)
 
