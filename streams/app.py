@@ -8,10 +8,8 @@ from pipeline.config import Settings
 from pipeline.delivery import NoticeRunner
 from pipeline.landing_pool import LandingPool
 from pipeline.store import Store
-from streams.output import Output
+from streams.output import PRODUCER_REQUEST_TIMEOUT, Output
 from streams.sink import Progress
-
-PRODUCER_REQUEST_TIMEOUT = 30.0  # seconds
 
 
 def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) -> faust.App:

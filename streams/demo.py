@@ -18,8 +18,7 @@ from pipeline.summary import Landed, landed, store_now
 from streams.runner import group_settled, run_worker
 from streams.sink import Progress
 
-
-COUNT_SECONDS = 2.0
+COUNT_SECONDS = 2.0  # how often the demo asks ClickHouse what landed while the feed runs
 
 
 class NotLanded(RuntimeError):

@@ -14,7 +14,9 @@ from aiokafka import AIOKafkaProducer
 
 from pipeline.config import Settings
 
-REQUEST_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms: a lost response costs a retry, not a stall
+# Kafka's request.timeout.ms, for this producer and Faust's: a lost response costs a retry, not a
+# stall (Faust's own default is 20 minutes).
+PRODUCER_REQUEST_TIMEOUT = 30.0  # seconds
 
 
 class Output:
@@ -32,7 +34,7 @@ class Output:
             bootstrap_servers=self.settings.kafka_bootstrap.split(","),
             acks="all",
             linger_ms=2,
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
+            request_timeout_ms=int(PRODUCER_REQUEST_TIMEOUT * 1000),
         )
         await self._producer.start()
 

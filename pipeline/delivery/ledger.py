@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.alerts.notice import Key, Notice
-from pipeline.delivery.send import Delivery
 from pipeline.cases.rows import Alert
+from pipeline.delivery.send import Delivery
 from pipeline.store import Store
 from pipeline.store.tables import ALERT_DELIVERIES, ALERTS
 
