@@ -18,7 +18,7 @@ SERVICE = REPO_ROOT / "tests" / "data" / "service_reviews.csv"
 
 def sample_texts(n: int) -> list[str]:
     """n texts mixing short (food delivery, service) and long (hotel) reviews, in a fixed order."""
-    from pipeline.text.sentiment import read_labelled_csv
+    from pipeline.text.training import read_labelled_csv
 
     pools = [read_labelled_csv(SERVICE)[0]]
     for name in ("waimai_10k.test.csv", "chnsenticorp_hotel.test.csv"):

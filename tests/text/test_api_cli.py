@@ -61,3 +61,32 @@ def test_eval_fails_below_a_known_floor(tmp_path):
     csv.write_text("label,review\n0,服务很好很满意\n1,态度太差了\n0,师傅很准时\n1,等了两个小时没人理\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["eval", str(csv)])
     assert result.exit_code == 1 and "below the floor" in result.output
+
+
+def _tiny_sources(folder):
+    pos = ["服务很好", "态度很热情", "很满意", "师傅很准时", "回复很及时", "一次就解决了"]
+    neg = ["太慢了", "态度差", "很失望", "推来推去", "等了两个小时", "一直打不通"]
+    for name, shift in (("hotel", 0), ("waimai", 100)):
+        rows = [f"1,{t}{i + shift}" for i in range(20) for t in pos] + [f"0,{t}{i + shift}" for i in range(20) for t in neg]
+        (folder / f"{name}.train.csv").write_text("label,review\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_train_writes_the_same_bytes_twice_and_eval_reads_it(tmp_path):
+    _tiny_sources(tmp_path)
+    first, second = tmp_path / "a.json.gz", tmp_path / "b.json.gz"
+    for out in (first, second):
+        result = CliRunner().invoke(app, ["train", "--data-dir", str(tmp_path), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    assert "held out" in result.output and first.read_bytes() == second.read_bytes()
+    csv = tmp_path / "t.csv"
+    csv.write_text("label,review\n1,服务很好很满意\n0,态度太差了很失望\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", str(csv), "--model", str(first)])
+    assert result.exit_code == 0 and "cx accuracy=1.0000" in result.output and "adjusted" in result.output
+
+
+def test_loso_prints_one_row_per_source(tmp_path):
+    _tiny_sources(tmp_path)
+    result = CliRunner(env={"COLUMNS": "160"}).invoke(app, ["loso", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("│")]
+    assert [r.split("│")[1].strip() for r in rows] == ["hotel", "waimai", "mean"]
