@@ -186,7 +186,7 @@ def train(
 @app.command()
 def loso(data_dir: Path = DATA_DIR, neg: Path = NEG, pos: Path = POS) -> None:
     """Leave one source out: train on every other source, measure on that one (an unseen domain)."""
-    from pipeline.text.training import leave_one_source_out
+    from pipeline.text.training import leave_one_source_out, mean_rates
 
     docs = _corpus(data_dir, neg, pos)
     table = Table(title="leave one source out (trained on the others + the CX lexicon)")
@@ -196,17 +196,13 @@ def loso(data_dir: Path = DATA_DIR, neg: Path = NEG, pos: Path = POS) -> None:
     for source, m in results.items():
         # Adjusted with the rates measured on the held-out source itself would be circular; use the
         # mean rates of the other held-out sources, as a customer's domain would get.
-        others = [r for s, r in results.items() if s != source]
-        tpr = sum(r.tpr for r in others) / len(others) if others else 1.0
-        fpr = sum(r.fpr for r in others) / len(others) if others else 0.0
-        adjusted = m.adjusted(tpr, fpr)
+        adjusted = m.adjusted(*mean_rates([r for s, r in results.items() if s != source]))
         table.add_row(
             source, str(m.texts), f"{m.accuracy:.4f}", f"{m.tpr:.3f}", f"{m.fpr:.3f}", f"{m.true_share:.3f}",
             f"{m.predicted_share:.3f} ({m.predicted_share - m.true_share:+.3f})",
             f"{adjusted:.3f} ({adjusted - m.true_share:+.3f})",
         )  # fmt: skip
     mean = sum(m.accuracy for m in results.values()) / len(results)
-    tpr = sum(m.tpr for m in results.values()) / len(results)
-    fpr = sum(m.fpr for m in results.values()) / len(results)
+    tpr, fpr = mean_rates(list(results.values()))
     table.add_row("mean", str(sum(m.texts for m in results.values())), f"{mean:.4f}", f"{tpr:.3f}", f"{fpr:.3f}", "", "", "")
     Console(width=max(Console().width, 120)).print(table)
