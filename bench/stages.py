@@ -84,7 +84,7 @@ def pure_stages(lines: list[str], stages: Stages) -> dict[str, list[dict]]:
     with stages.time("normalise + mask"):
         masked = [split_at_cap(mask_pii(clean(e.text))) for e in scored]
     kept = [k for k, _ in masked]
-    with stages.time("segment (jieba + CX words)"):
+    with stages.time("segment (jieba-rs + CX words)"):
         words = _each(seg.cut, kept)
     with stages.time("sentiment"):
         sentiment = [model.score(k) if k else 0.5 for k in kept]

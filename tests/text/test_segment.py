@@ -1,5 +1,11 @@
+from pathlib import Path
+
 from pipeline.text import analyze
-from pipeline.text.segment import segmenter
+from pipeline.text.normalize import clean
+from pipeline.text.segment import cx_terms, idf_table, segmenter
+from pipeline.text.training import read_labelled_csv
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def test_cx_vocabulary_stays_whole():
@@ -23,3 +29,32 @@ def test_keywords_are_ranked_content_words():
 
 def test_segmenter_is_built_once():
     assert segmenter() is segmenter()
+
+
+def test_every_cx_term_is_cut_whole():
+    seg = segmenter()
+    assert [t.word for t in cx_terms() if len(t.word) > 1 and seg.cut(t.word) != [t.word]] == []
+
+
+def test_cut_is_jiebas_on_the_service_reviews():
+    """jieba-rs reads jieba's dictionary and HMM: with the same user words it cuts our review
+    texts as jieba does. Measured: 3 of 222 differ, each where jieba cuts 太差 whole and jieba-rs
+    cuts 太/差 (its dictionary weighs the word differently)."""
+    import jieba
+
+    reference = jieba.Tokenizer()
+    for term in cx_terms():
+        if len(term.word) > 1:
+            reference.add_word(term.word)
+    texts, _ = read_labelled_csv(DATA / "service_reviews.csv")
+    seg = segmenter()
+    differ = [t for t in map(clean, texts) if seg.cut(t) != reference.lcut(t)]
+    assert len(differ) <= len(texts) // 50, differ
+    assert all("太差" in t for t in differ), differ
+
+
+def test_idf_table_is_jieba_analyses():
+    import jieba.analyse
+
+    reference = jieba.analyse.TFIDF()
+    assert idf_table() == (reference.idf_freq, reference.median_idf)

@@ -1,0 +1,53 @@
+"""The stream's output producer on the real local broker: batches per partition, Kafka's partitioning."""
+
+import asyncio
+import json
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.partitioner.default import murmur2
+
+from pipeline.broker import ensure_topics
+from pipeline.broker.topics import CASE_EVENTS
+from streams.output import Output
+
+
+def _read(settings, topic: str, expected: int, timeout: float = 20.0) -> list:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest")
+    consumer.assign([TopicPartition(topic, p) for p in range(settings.partitions)])
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < expected and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            got.extend(records)
+    consumer.close()
+    return got
+
+
+def test_messages_land_once_in_their_keys_partition_in_order_and_batched(settings):
+    ensure_topics(settings)
+    keys = [f"case-{i % 37}".encode() for i in range(600)]
+    messages = [(k, json.dumps({"n": i, "pad": "x" * 700}).encode()) for i, k in enumerate(keys)]
+    messages.append((None, json.dumps({"n": 600}).encode()))  # no key: any partition
+
+    async def send() -> int:
+        output = Output(settings)
+        await output.start()
+        try:
+            sent = await output.send(CASE_EVENTS, messages)
+            await asyncio.gather(*sent)
+            return len(sent)
+        finally:
+            await output.stop()
+
+    batches = asyncio.run(send())
+    # ~430 KB in 16 KiB batches: many messages per send, more than one send per partition.
+    assert settings.partitions < batches < len(messages) // 10
+
+    got = _read(settings, settings.topic(CASE_EVENTS), len(messages))
+    assert sorted(json.loads(r.value)["n"] for r in got) == list(range(len(messages)))
+    for record in got:  # kafka-python's own murmur2: the Java client's partitioning
+        if record.key is not None:
+            assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % settings.partitions
+    for partition in range(settings.partitions):
+        order = [json.loads(r.value)["n"] for r in sorted(got, key=lambda r: r.offset) if r.partition == partition]
+        assert order == sorted(order)
