@@ -1,11 +1,9 @@
-from pathlib import Path
-
 from pipeline.text import analyze
 from pipeline.text.normalize import clean
 from pipeline.text.segment import cx_terms, idf_table, segmenter
 from pipeline.text.training import read_labelled_csv
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+from .conftest import DATA
 
 
 def test_cx_vocabulary_stays_whole():
