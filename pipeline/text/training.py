@@ -56,9 +56,12 @@ def read_labelled_csv(path: str | Path) -> tuple[list[str], list[int]]:
 
 def read_snownlp_files(neg_file: str | Path, pos_file: str | Path) -> tuple[list[str], list[int]]:
     """Read snownlp's training format: one document per line, a negative and a positive file."""
-    neg = [ln.strip() for ln in Path(neg_file).read_text(encoding="utf-8").splitlines() if ln.strip()]
-    pos = [ln.strip() for ln in Path(pos_file).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    neg, pos = _documents(neg_file), _documents(pos_file)
     return neg + pos, [0] * len(neg) + [1] * len(pos)
+
+
+def _documents(path: str | Path) -> list[str]:
+    return [ln.strip() for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()]
 
 
 def text_key(text: str) -> str:
