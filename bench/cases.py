@@ -23,6 +23,7 @@ from bench.common import pct, waiting_chat_case
 from pipeline.broker import LocalBroker
 from pipeline.cases import CaseState
 from pipeline.cases.book import CaseBook, StreamClock
+from pipeline.cases.state import CaseEvent
 from pipeline.config import Settings
 from pipeline.events import Touchpoint, parse_touchpoint
 from pipeline.generate import generate
@@ -43,7 +44,7 @@ def baseline_updates_per_s(lines: list[str]) -> float:
     book = CaseBook(load_policy(), states.get, StreamClock("event"))
     started = time.perf_counter()
     for i in range(0, len(events), 500):
-        batch = [(hash(e.case_id) % 4, e, None) for e in events[i : i + 500] if isinstance(e, Touchpoint)]
+        batch = [(hash(e.case_id) % 4, CaseEvent.of(e)) for e in events[i : i + 500] if isinstance(e, Touchpoint)]
         outcome = book.on_events(batch)
         states.update({c: s for c, (_, s) in outcome.states.items()})
         book.commit(outcome)

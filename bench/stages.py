@@ -31,6 +31,7 @@ from pipeline.cases.state import CaseRecord
 from pipeline.cases.book import CaseBook, StreamClock
 from pipeline.events import Rejected, Review, Touchpoint, parse_review, parse_touchpoint
 from pipeline.events.models import Kind
+from pipeline.gc_tuning import collecting_less
 from pipeline.generate import generate
 from pipeline.identity import content_hash
 from pipeline.landing import Message, case_event, read_case_event, review_row, scored_message, touchpoint_row
@@ -118,7 +119,7 @@ def pure_stages(lines: list[str], stages: Stages) -> dict[str, list[dict]]:
     states: dict[str, CaseState] = {}
     book = CaseBook(load_policy(), states.get, StreamClock("event"))
     for i in range(0, len(fed), BATCH):
-        batch = [(hash(tp.case_id) % 4, tp, s) for tp, s in fed[i : i + BATCH]]
+        batch = [(hash(e.case_id) % 4, e) for e in fed[i : i + BATCH]]
         with stages.time("case update"):
             outcome = book.on_events(batch)
         with stages.time("changelog encode"):
@@ -204,7 +205,8 @@ def main() -> None:
     segmenter().cut("预热")  # start-up (dictionaries, model) is not a stage
     default_model().score("预热")
     stages = Stages()
-    rows = pure_stages(lines, stages)
+    with collecting_less():  # the worker's garbage-collection settings (pipeline.gc_tuning)
+        rows = pure_stages(lines, stages)
     with tempfile.TemporaryDirectory() as tmp:
         insert_stage(rows, stages, Path(tmp) / "insert")
         if args.kafka:

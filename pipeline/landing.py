@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
+from pipeline.cases.state import CaseEvent
 from pipeline.events import Kind, Rejected, Review, Touchpoint, parse_review, parse_touchpoint
 from pipeline.identity import FirstUse, FirstUses, content_hash, nothing_landed
 from pipeline.store.tables import DLQ, EVENT_IDS, REVIEWS, TOUCHPOINTS
@@ -125,13 +128,19 @@ def scored_message(source: str, source_id: str, case_id: str | None, ts: datetim
 
 def case_event(tp: Touchpoint, sentiment: float | None) -> bytes:
     """The internal case-feed message for one validated touchpoint (text scored once, here)."""
-    return json.dumps({"event": tp.model_dump(mode="json"), "sentiment": sentiment}, ensure_ascii=False).encode()
+    return CaseEvent.of(tp, sentiment).dump()
 
 
-def read_case_event(value: bytes) -> tuple[Touchpoint, float | None]:
-    """The touchpoint and sentiment in a case-feed message."""
-    data = json.loads(value)
-    return Touchpoint.model_validate(data["event"]), data["sentiment"]
+def read_case_event(value: bytes) -> CaseEvent:
+    """The case event in a case-feed message (also in the form written before 2026-12-02: the
+    whole touchpoint and its sentiment, which a topic may still hold after an upgrade)."""
+    try:
+        return CaseEvent.model_validate_json(value)
+    except ValidationError:
+        data = json.loads(value)
+        if not isinstance(data, dict) or "event" not in data:
+            raise
+        return CaseEvent.of(Touchpoint.model_validate(data["event"]), data["sentiment"])
 
 
 def _refuse(landing: Landing, msg: Message, rejected: Rejected) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 from pipeline.events.models import ID_MAX_LENGTH
+from pipeline.gc_tuning import collect_less
 from pipeline.identity import FirstUse
 from pipeline.landing import Landing, Message, land_reviews, land_touchpoints
 from pipeline.store.tables import EVENT_IDS, REVIEWS, TOUCHPOINTS
@@ -87,11 +88,13 @@ def land_batch(table: str, messages: Sequence[Message], known: Mapping[str, Firs
 
 
 def _start_process() -> None:
-    # A worker process ignores Ctrl-C (the stream stops it) and loads dictionaries and model once.
+    # A worker process ignores Ctrl-C (the stream stops it) and loads dictionaries and model once;
+    # then, like the worker, it leaves them out of garbage collection and collects less often.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from pipeline.text import analyze
 
     analyze("预热")
+    collect_less()
 
 
 def _ready() -> bool:

@@ -116,7 +116,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, progress: Pro
     @app.agent(topic, name="track_cases")
     async def track_cases(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.flush_seconds):
-            batch = [(e.message.partition, *read_case_event(e.message.value)) for e in events]
+            batch = [(e.message.partition, read_case_event(e.message.value)) for e in events]
             try:
                 async with lock:
                     await settle(book.on_events(batch))

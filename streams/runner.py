@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from contextlib import AsyncExitStack
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 
 import faust
 
 from pipeline.broker import ensure_topics
 from pipeline.config import Settings
 from pipeline.delivery import NoticeRunner
+from pipeline.gc_tuning import collecting_less
 from pipeline.landing_pool import LandingPool
 from pipeline.store import Store
 from streams.app import create_app, create_notifier_app
@@ -40,6 +41,7 @@ async def run_worker(
     SIGINT/SIGTERM), then stop cleanly. The worker counts what it did in `progress`."""
     await asyncio.get_running_loop().run_in_executor(None, ensure_topics, settings)
     async with AsyncExitStack() as resources:
+        resources.enter_context(collecting_less())
         pool = LandingPool(settings.landing_processes)
         resources.callback(pool.close)
         pool.start()

@@ -9,7 +9,7 @@ from pipeline.cases import replay
 from pipeline.cases.rows import Alert
 from pipeline.delivery.ledger import delivery_rows
 from pipeline.delivery.send import Delivery
-from pipeline.events import Touchpoint
+from pipeline.events import Touchpoint, parse_touchpoint
 from pipeline.generate import generate
 from pipeline.landing import Message, land_reviews, land_touchpoints, read_case_event
 from pipeline.sla import load_policy
@@ -28,13 +28,14 @@ def stream_rows(events: int = 1500, seed: int = 5, malformed: int = 10) -> dict[
     for landing in landed:
         for table, batch in landing.rows.items():
             rows.setdefault(table, []).extend(batch)
-    events_in: list[Touchpoint] = []
-    sentiments = {}
-    for _, value in landed[0].case_feed:
-        event, sentiment = read_case_event(value)
-        events_in.append(event)
-        if sentiment is not None:
-            sentiments[event.event_id] = sentiment
+    # The touchpoints the landing forwarded to the case agent, in its order, with its sentiments.
+    forwarded = [read_case_event(value).entry for _, value in landed[0].case_feed]
+    by_id: dict[str, Touchpoint] = {}
+    for m in touch:
+        if isinstance(tp := parse_touchpoint(m.value), Touchpoint):
+            by_id.setdefault(tp.event_id, tp)  # the landing keeps an id's first use
+    sentiments = {e.event_id: e.sentiment for e in forwarded if e.sentiment is not None}
+    events_in = [by_id[e.event_id] for e in forwarded]
     steps = replay(events_in, load_policy(), sentiments, until=datetime(2026, 11, 20, tzinfo=UTC))
     rows[RESPONSES] = [r.row() for s in steps for r in s.responses]
     rows[ALERTS] = [a.row() for s in steps for a in s.alerts]

@@ -3,7 +3,9 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-from pipeline.landing import Message, land_reviews, land_touchpoints
+from pipeline.cases.state import CaseEvent, Entry
+from pipeline.events import Touchpoint
+from pipeline.landing import Message, land_reviews, land_touchpoints, read_case_event
 
 TP = {
     "event_id": "E1", "case_id": "C1", "customer_id": "U1", "channel": "phone", "kind": "customer_message",
@@ -40,3 +42,22 @@ def test_reviews_get_text_analytics_and_position():
     assert row["review_id"] == "R1" and row["kafka_topic"] == "cx.reviews" and row["kafka_offset"] == 0
     assert row["label"] in ("positive", "negative") and row["tokens"] and 0 <= row["sentiment"] <= 1
     assert landing.rows["cx.dlq"][0]["reason"].startswith("invalid review")
+
+
+def test_the_case_feed_carries_what_the_case_logic_keeps_and_no_text():
+    transfer = {**TP, "event_id": "E2", "kind": "transfer", "actor": "agent", "agent_id": "A7", "text": "转给 13812345678",
+                "attrs": {"to_agent_id": "A9"}}  # fmt: skip
+    landing = land_touchpoints(_msgs(TP, transfer))
+    (k1, v1), (k2, v2) = landing.case_feed
+    assert (k1, k2) == (b"C1", b"C1")
+    assert "师傅" not in v1.decode() and "138" not in v2.decode()  # free text (and any PII in it) stays out
+    first, second = read_case_event(v1), read_case_event(v2)
+    scored = landing.rows["cx.touchpoints"][0]["sentiment"]
+    assert first == CaseEvent(case_id="C1", entry=Entry.of(Touchpoint.model_validate(TP), scored))
+    assert second.entry.to_agent_id == "A9" and second.entry.sentiment is None
+
+
+def test_the_case_feed_written_before_the_upgrade_still_reads():
+    # Until 2026-12-02 the feed carried the whole touchpoint; a topic may hold such messages after an upgrade.
+    old = json.dumps({"event": Touchpoint.model_validate(TP).model_dump(mode="json"), "sentiment": 0.9}).encode()
+    assert read_case_event(old) == CaseEvent.of(Touchpoint.model_validate(TP), 0.9)

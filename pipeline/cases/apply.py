@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pipeline.cases.derive import derive, order_key
+from pipeline.cases.derive import derive, order_key, reread, response
 from pipeline.cases.derive import settle as settle_log
 from pipeline.cases.rows import Alert, Response, case_row, ms
-from pipeline.cases.state import CaseState, Deadline, Entry, Raised
+from pipeline.cases.state import CaseEvent, CaseState, Deadline, Entry, Raised, Summary
 from pipeline.events.models import Touchpoint
 from pipeline.sla.policy import SlaPolicy
 
@@ -34,20 +34,20 @@ class Step:
 
 
 def _alert(
-    state: CaseState,
+    case_id: str,
+    s: Summary | None,
     d: Deadline,
     status: Literal["breach", "recovery"],
     at: datetime,
     event_id: str | None = None,
     note: str = "",
 ) -> Alert:
-    s = state.summary
     assert s is not None
     detail = f"{d.detail}; {note}" if note else d.detail
     waited_until = d.ended_at if status == "recovery" and d.ended_at else at
     return Alert(
         alert_id=d.alert_id,
-        case_id=state.case_id,
+        case_id=case_id,
         rule=d.rule,
         status=status,
         channel=d.channel,
@@ -68,26 +68,28 @@ def _alert(
 
 def apply(
     state: CaseState | None,
-    event: Touchpoint,
+    event: Touchpoint | CaseEvent,
     policy: SlaPolicy,
     sentiment: float | None = None,
     now: datetime | None = None,
 ) -> Step:
     """Add one touchpoint to its case; with `now` (the clock), also `advance` to it in the same step.
 
-    Idempotent: an event_id already in the log changes nothing (at-least-once delivery), nor does an
-    event older than the case's settled horizon (a redelivery of a settled event, or one too late
-    to be put in its place).
+    `sentiment` goes with a `Touchpoint`; a `CaseEvent` carries its own. Idempotent: an event_id
+    already in the log changes nothing (at-least-once delivery), nor does an event older than the
+    case's settled horizon (a redelivery of a settled event, or one too late to be put in its place).
     """
     # A new case's revisions start at its first event's time (ms): deterministic on redelivery, and
     # above any revision the case had before, should it come back after leaving the table.
-    state = state or CaseState(case_id=event.case_id, revision=ms(event.ts - EPOCH))
-    if event.case_id != state.case_id:
-        raise ValueError(f"event {event.event_id} is for case {event.case_id}, not {state.case_id}")
-    if state.too_late(event.ts) or any(e.event_id == event.event_id for e in state.log):
+    entry = event.entry if isinstance(event, CaseEvent) else Entry.of(event, sentiment)
+    case_id = event.case_id
+    state = state or CaseState(case_id=case_id, revision=ms(entry.ts - EPOCH))
+    if case_id != state.case_id:
+        raise ValueError(f"event {entry.event_id} is for case {case_id}, not {state.case_id}")
+    if state.too_late(entry.ts) or any(e.event_id == entry.event_id for e in state.log):
         step = Step(state)
     else:
-        step = _apply_new(state, Entry.of(event, sentiment), policy)
+        step = _apply_new(state, entry, policy)
     return step.then(advance(step.state, now)) if now is not None else step
 
 
@@ -95,14 +97,13 @@ def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy) -> Step:
     log = list(state.log)
     bisect.insort(log, entry, key=order_key)
     derived = derive(state.case_id, log, policy, state.settled)
-    view = state.model_copy(update={"log": log, "summary": derived.summary})
     raised = dict(state.raised)
     alerts: list[Alert] = []
     pending: list[Deadline] = []
     current = {d.alert_id for d in derived.deadlines}
 
     def send(d: Deadline, status: Literal["breach", "recovery"], at: datetime, note: str = "") -> None:
-        alerts.append(_alert(view, d, status, at, d.ended_by or entry.event_id, note))
+        alerts.append(_alert(state.case_id, derived.summary, d, status, at, d.ended_by or entry.event_id, note))
         raised[d.alert_id] = Raised(deadline=d, status=status, detected_at=at)
 
     for d in derived.deadlines:
@@ -126,15 +127,22 @@ def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy) -> Step:
             send(gone, "recovery", entry.ts, "superseded: a late event moved the deadline")
 
     answered = dict(state.answered)
-    responses = []
-    for r in derived.responses:
-        if answered.get(r.asked_event_id) != _signature(r):
-            answered[r.asked_event_id] = _signature(r)
-            responses.append(r)
-    new = view.model_copy(
-        update={"pending": pending, "raised": raised, "answered": answered, "revision": state.revision + 1}
+    changed = []
+    for a in derived.answers:
+        if answered.get(a.message.event_id) != a.signature:
+            answered[a.message.event_id] = a.signature
+            changed.append(a)
+    new = state.model_copy(
+        update={
+            "log": log,
+            "summary": derived.summary,
+            "pending": pending,
+            "raised": raised,
+            "answered": answered,
+            "revision": state.revision + 1,
+        }
     )
-    responses = [r.model_copy(update={"version": new.revision}) for r in responses]
+    responses = [response(state.case_id, a, policy, new.revision) for a in changed]
     return Step(new, responses, alerts, case_row(new))
 
 
@@ -146,16 +154,11 @@ def advance(state: CaseState, now: datetime) -> Step:
     raised = dict(state.raised)
     alerts = []
     for d in due:
-        alerts.append(_alert(state, d, "breach", now))
+        alerts.append(_alert(state.case_id, state.summary, d, "breach", now))
         raised[d.alert_id] = Raised(deadline=d, status="breach", detected_at=now)
     rest = [d for d in state.pending if d.deadline > now]
     new = state.model_copy(update={"pending": rest, "raised": raised, "revision": state.revision + 1})
     return Step(new, [], alerts, case_row(new))
-
-
-def _signature(r: Response) -> str:
-    # What makes a response row different from the one already written for the same message.
-    return f"{r.kind}|{r.answered_event_id}|{r.priority.value}"
 
 
 def settle(state: CaseState, until: datetime, policy: SlaPolicy) -> CaseState:
@@ -168,10 +171,9 @@ def settle(state: CaseState, until: datetime, policy: SlaPolicy) -> CaseState:
         return state
     rest = state.log[len(old) :]  # the log is in event-time order
     settled = settle_log(state.case_id, old, policy, state.settled, until)
-    derived = derive(state.case_id, rest, policy, settled)
-    current = {d.alert_id for d in derived.deadlines}
+    current, answers = reread(state.case_id, rest, policy, settled)
     raised = {a: r for a, r in state.raised.items() if a in current}
     # Alerts that left `raised` still count among the case's breaches.
     settled = settled.model_copy(update={"breaches": state.breaches - len(raised)})
-    answered = {r.asked_event_id: _signature(r) for r in derived.responses}
+    answered = {a.message.event_id: a.signature for a in answers}
     return state.model_copy(update={"settled": settled, "log": rest, "raised": raised, "answered": answered})

@@ -16,8 +16,7 @@ from typing import Any, Literal
 from pipeline.cases.apply import Step, advance, apply, settle
 from pipeline.cases.clock import DueIndex, Watermark, wall_clock
 from pipeline.cases.rows import Alert, Response
-from pipeline.cases.state import CaseState
-from pipeline.events.models import Touchpoint
+from pipeline.cases.state import CaseEvent, CaseState
 from pipeline.sla.policy import SlaPolicy
 
 ClockMode = Literal["auto", "event", "wall"]
@@ -167,13 +166,13 @@ class CaseBook:
         staged = outcome.states.get(case_id)
         return staged[1] if staged else self.load(case_id)
 
-    def on_events(self, batch: Iterable[tuple[int, Touchpoint, float | None]]) -> Outcome:
+    def on_events(self, batch: Iterable[tuple[int, CaseEvent]]) -> Outcome:
         """Apply touchpoints in arrival order, then fire what the clock says is due on their partitions."""
         outcome = Outcome()
         partitions = set()
-        for partition, event, sentiment in batch:
-            self.clock.observe(partition, event.ts)
-            step = apply(self._state(outcome, event.case_id), event, self.policy, sentiment)
+        for partition, event in batch:
+            self.clock.observe(partition, event.entry.ts)
+            step = apply(self._state(outcome, event.case_id), event, self.policy)
             outcome.take(partition, step)
             partitions.add(partition)
         for partition in partitions:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pipeline.cases.rows import Response, alert_id, ms
@@ -46,13 +46,31 @@ def is_customer_contact(entry: Entry) -> bool:
     return entry.kind is Kind.contact_opened and entry.actor is Actor.customer
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A customer message and the reply that answered it, as the fold read them: a response row to be.
+
+    Kept this light because every event re-reads its case's open log: the row (`response`) is built
+    only for an answer that is new or changed (`signature`)."""
+
+    message: Entry
+    reply: Entry
+    kind: Literal["first", "next"]
+    priority: Priority
+
+    @property
+    def signature(self) -> str:
+        """What makes a response row different from the one already written for the same message."""
+        return f"{self.kind}|{self.reply.event_id}|{self.priority.value}"
+
+
 @dataclass
 class Derived:
     """What the log says: measures, every deadline (running or ended) and answered messages."""
 
     summary: Summary
     deadlines: list[Deadline]
-    responses: list[Response]
+    answers: list[Answer]
 
 
 @dataclass
@@ -69,7 +87,7 @@ class _Fold:
     policy: SlaPolicy
     priority: Priority = Priority.normal
     deadlines: dict[str, Deadline] = field(default_factory=dict)
-    responses: list[Response] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
     turn: _Turn | None = None
     resolution: Deadline | None = None
     follow_up: Deadline | None = None
@@ -256,35 +274,8 @@ class _Fold:
             if kind == "first":
                 s["first_response_at"] = e.ts
                 s["first_response_ms"] = ms(e.ts - m.ts)
-            self.responses.append(self._response(m, e, kind))
+            self.answers.append(Answer(m, e, kind, self.priority))
         self.turn = None
-
-    def _response(self, m: Entry, reply: Entry, kind: str) -> Response:
-        rule = Rule.first_response if kind == "first" else Rule.next_reply
-        limit = self.policy.response_limit(rule, m.channel)
-        wait, business = self.policy.wait(m.ts, reply.ts)
-        if limit is None:
-            limit_ms, within = None, None
-        else:
-            due = self.policy.deadline(m.ts, limit, self.priority)
-            limit_ms, within = ms(limit.span(self.priority)), reply.ts <= due
-        return Response(
-            case_id=self.case_id,
-            kind=kind,
-            channel=m.channel,
-            priority=self.priority,
-            customer_id=m.customer_id,
-            asked_at=m.ts,
-            answered_at=reply.ts,
-            wait_ms=ms(wait),
-            business_wait_ms=ms(business),
-            limit_ms=limit_ms,
-            within_sla=within,
-            asked_event_id=m.event_id,
-            answered_event_id=reply.event_id,
-            agent_id=reply.agent_id,
-            department=reply.department,
-        )
 
     def _on_transfer(self, e: Entry) -> None:
         s = self.measures
@@ -391,7 +382,7 @@ class _Fold:
             promise_due=running[0].deadline if running else None,
             follow_up_due=fu.deadline if fu else None,
         )
-        return Derived(summary, deadlines, self.responses)
+        return Derived(summary, deadlines, self.answers)
 
 
 def _fold(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None) -> _Fold:
@@ -409,6 +400,43 @@ def _fold(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | 
 def derive(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None = None) -> Derived:
     """Measures, deadlines and response rows of a case: its settled part, then `log` (sorted by `order_key`)."""
     return _fold(case_id, log, policy, settled).finish()
+
+
+def reread(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None) -> tuple[set[str], list[Answer]]:
+    """The alert ids of every deadline and the answers of `log` read after its settled part (no measures)."""
+    fold = _fold(case_id, log, policy, settled)
+    return set(fold.deadlines), fold.answers
+
+
+def response(case_id: str, answer: Answer, policy: SlaPolicy, version: int) -> Response:
+    """The `cx.responses` row of an answer (`version`: the case revision that wrote it)."""
+    m, reply = answer.message, answer.reply
+    rule = Rule.first_response if answer.kind == "first" else Rule.next_reply
+    limit = policy.response_limit(rule, m.channel)
+    wait, business = policy.wait(m.ts, reply.ts)
+    if limit is None:
+        limit_ms, within = None, None
+    else:
+        due = policy.deadline(m.ts, limit, answer.priority)
+        limit_ms, within = ms(limit.span(answer.priority)), reply.ts <= due
+    return Response(
+        case_id=case_id,
+        kind=answer.kind,
+        channel=m.channel,
+        priority=answer.priority,
+        customer_id=m.customer_id,
+        asked_at=m.ts,
+        answered_at=reply.ts,
+        wait_ms=ms(wait),
+        business_wait_ms=ms(business),
+        limit_ms=limit_ms,
+        within_sla=within,
+        asked_event_id=m.event_id,
+        answered_event_id=reply.event_id,
+        agent_id=reply.agent_id,
+        department=reply.department,
+        version=version,
+    )
 
 
 def settle(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None, until: datetime) -> Settled:

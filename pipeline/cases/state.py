@@ -63,6 +63,25 @@ class Entry(_Model):
         )
 
 
+class CaseEvent(_Model):
+    """A touchpoint as the case agent gets it on `cx.case-events`: its case and what the case logic keeps.
+
+    The landing agent builds it, so the agent neither parses nor re-validates the whole touchpoint,
+    and the free text (which may hold PII) never reaches the internal topic."""
+
+    case_id: str
+    entry: Entry
+
+    @classmethod
+    def of(cls, event: Touchpoint, sentiment: float | None = None) -> CaseEvent:
+        """The case event of a validated touchpoint."""
+        return cls(case_id=event.case_id, entry=Entry.of(event, sentiment))
+
+    def dump(self) -> bytes:
+        """The topic form: JSON, fields at their defaults left out."""
+        return self.model_dump_json(exclude_defaults=True).encode()
+
+
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 

@@ -15,6 +15,7 @@ import pytest
 from pipeline.cases import CaseState, apply
 from pipeline.cases.apply import settle
 from pipeline.cases.book import CaseBook, Outcome, StreamClock
+from pipeline.cases.state import CaseEvent
 from pipeline.events import Touchpoint, parse_touchpoint
 from pipeline.generate import generate
 from pipeline.sla import load_policy
@@ -63,7 +64,7 @@ def run(events: list[Touchpoint], settle_after: timedelta, evict_after: timedelt
     out = Run()
     book = CaseBook(POLICY, out.states.get, StreamClock("event", lateness=POLICY.lateness), settle_after, evict_after)
     for i in range(0, len(events), batch):
-        for outcome in (book.on_events([(0, e, None) for e in events[i : i + batch]]), book.on_tick()):
+        for outcome in (book.on_events([(0, CaseEvent.of(e)) for e in events[i : i + batch]]), book.on_tick()):
             out.take(outcome)
             book.commit(outcome)
     return out
