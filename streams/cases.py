@@ -14,6 +14,7 @@ import logging
 from datetime import UTC, datetime
 
 import faust
+from faust.types import TP
 
 from pipeline.broker.topics import BREACHES, CASE_EVENTS
 from pipeline.cases.book import CaseBook, Outcome, StreamClock
@@ -58,7 +59,19 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, progress: Pro
     def case_partitions(tps: set) -> set[int]:
         return {tp.partition for tp in tps if tp.topic == topic.get_topic_name()}
 
-    clock = StreamClock(settings.clock, lateness=policy.lateness)
+    applied: dict[int, int] = {}  # case-events partition -> offset of the last event applied
+
+    def behind(partition: int) -> bool:
+        # Events on the partition not applied yet (its high watermark, from the last fetch, is past
+        # the last one applied): the stream is stalled or catching up, so the partition is not idle.
+        # Nothing applied yet since the partition came: the clock's start-up grace decides.
+        tp = TP(topic.get_topic_name(), partition)
+        if partition not in applied or tp not in app.consumer.assignment():
+            return False
+        highwater = app.consumer.highwater(tp)
+        return highwater is not None and highwater > applied[partition] + 1
+
+    clock = StreamClock(settings.clock, lateness=policy.lateness, behind=behind)
     book = CaseBook(policy, load, clock, settings.case_settle_after, settings.case_evict_after)
     lock = asyncio.Lock()
 
@@ -84,6 +97,8 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, progress: Pro
             if not app.should_stop:
                 await app.producer.flush()
             book.forget(case_partitions(revoked))
+            for partition in case_partitions(revoked):
+                applied.pop(partition, None)
 
     async def settle(outcome: Outcome) -> None:
         if not outcome.updates and not outcome.evicted:
@@ -119,6 +134,8 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, progress: Pro
             batch = [(e.message.partition, read_case_event(e.message.value)) for e in events]
             try:
                 async with lock:
+                    for event in events:
+                        applied[event.message.partition] = event.message.offset
                     await settle(book.on_events(batch))
                     progress.case_events += len(batch)
             except BaseException:

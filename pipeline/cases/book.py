@@ -33,7 +33,9 @@ class StreamClock:
     replays last month must not judge the other's backlog by today's clock. A partition this worker
     has seen no event on since it was given the partition (`own`) waits `startup_grace` before calling itself
     idle: it may be about to catch up on a backlog, and judging that by today's clock would raise
-    false alarms.
+    false alarms. For the same reason a partition with unread events (`behind`: the stream's view of
+    its backlog) is never idle, however long the stream went without delivering any: a stalled
+    replay is not a quiet partition.
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class StreamClock:
         startup_grace: timedelta = timedelta(seconds=30),
         wall: Callable[[], datetime] = wall_clock,
         monotonic: Callable[[], float] = time.monotonic,
+        behind: Callable[[int], bool] = lambda partition: False,
     ):
         self.mode = mode
         self.lateness = lateness
@@ -53,6 +56,7 @@ class StreamClock:
         self.startup_grace = startup_grace
         self._wall = wall
         self._monotonic = monotonic
+        self._behind = behind
         self._marks: dict[int, Watermark] = {}
         self._newest: dict[int, datetime] = {}
         self._last_event: dict[int, float] = {}
@@ -86,7 +90,7 @@ class StreamClock:
             idle, limit = self._monotonic() - self._taken.get(partition, self._started), self.startup_grace
         else:
             idle, limit = self._monotonic() - last, self.idle_after
-        if idle >= limit.total_seconds():
+        if idle >= limit.total_seconds() and not self._behind(partition):
             return True
         newest = self._newest.get(partition)
         return newest is not None and self._wall() - newest <= self.live_window

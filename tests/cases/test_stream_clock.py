@@ -75,3 +75,23 @@ def test_fixed_modes_ignore_liveness():
     ticker.t += 3600
     assert event.now(0) == NOW - timedelta(days=1)
     assert wall.now(0) == NOW
+
+
+def test_a_partition_with_unread_events_is_never_idle_however_long_the_stream_stalls():
+    # A replay the stream stopped delivering for a while (a full buffer, a slow write) is not over:
+    # judging its open cases by today's clock would raise breaches its next events answer.
+    ticker = Ticker()
+    unread = {0}
+    clock = StreamClock("auto", wall=lambda: NOW, monotonic=ticker, behind=lambda p: p in unread)
+    clock.own({0, 1})
+    clock.observe(0, NOW - timedelta(days=20))
+    clock.observe(1, NOW - timedelta(days=20))
+    ticker.t += 60
+    assert not clock.live(0) and clock.now(0) == NOW - timedelta(days=20, seconds=30)
+    assert clock.live(1), "nothing unread on partition 1: its replay is over"
+    unread.clear()  # the stream caught up: partition 0 is idle now
+    assert clock.live(0)
+    clock.own({0, 1, 2})
+    unread.add(2)
+    ticker.t += 60
+    assert not clock.live(2), "a new partition with a backlog is not idle after its grace either"
