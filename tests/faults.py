@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Collection
 
 from pipeline.store import StoreUnavailable
 
@@ -11,10 +12,11 @@ from pipeline.store import StoreUnavailable
 class Outage:
     """The store, with every insert (and with `reads`, every query) failing as unavailable until
     `seconds` after the first one (the fault switch at the store boundary: the embedded engine cannot
-    be stopped on its own). Reads stay up by default: the harness watching the stream reads too."""
+    be stopped on its own). Reads stay up by default: the harness watching the stream reads too.
+    `tables`: only inserts into these fail."""
 
-    def __init__(self, store, seconds: float, reads: bool = False):
-        self._store, self.seconds, self.reads = store, seconds, reads
+    def __init__(self, store, seconds: float, reads: bool = False, tables: Collection[str] | None = None):
+        self._store, self.seconds, self.reads, self.tables = store, seconds, reads, tables
         self.description = f"{store.description} (down {seconds:g} s)"
         self.refused = 0
         self.first_refusal: float | None = None  # monotonic time of the first insert (the outage's start)
@@ -29,7 +31,8 @@ class Outage:
         return self._store.execute(sql, params)
 
     def insert(self, table, rows):
-        self._refuse()
+        if self.tables is None or table in self.tables:
+            self._refuse()
         return self._store.insert(table, rows)
 
     def _refuse(self) -> None:

@@ -16,8 +16,10 @@ from pipeline.events import Touchpoint
 from pipeline.sla import load_policy
 from pipeline.store import empty_data_tables
 from pipeline.store.base import scalar
+from pipeline.store.tables import CASES
 from streams.demo import feed_and_wait
 
+from .faults import Outage
 from .cases.helpers import NAMES, SCENARIOS, load_events, load_expected
 from .test_views import figures
 
@@ -84,6 +86,17 @@ def test_scenarios_through_the_stream_raise_exactly_the_expected_alerts(settings
     # Every answered customer message has a response row with its wait.
     assert scalar(store, "SELECT countIf(wait_ms != dateDiff('millisecond', asked_at, answered_at)) FROM cx.responses FINAL") == 0
     assert scalar(store, "SELECT count() FROM cx.cases FINAL") == len({ln.split('"case_id": "')[1].split('"')[0] for ln in _lines()})
+
+
+def test_a_case_agent_stalled_mid_replay_judges_its_backlog_by_event_time(settings, clean_store):
+    # The case rows cannot be written for 8 s (longer than a partition takes to be called idle)
+    # while the case feed piles up behind: the replay is stalled, not over, so nothing may be
+    # judged by today's clock until the backlog is applied.
+    down = Outage(clean_store, seconds=8.0, tables={CASES})
+    small_batches = settings.model_copy(update={"batch_size": 25})
+    asyncio.run(feed_and_wait(small_batches, down, _lines(), stall_timeout=90))
+    assert down.refused > 0
+    assert {(r[0], r[1], r[2]) for r in _stream_alerts(clean_store)} == _oracle(datetime.now(UTC))
 
 
 def test_worker_restart_mid_case_loses_no_deadline_and_raises_none_twice(settings, clean_store):
