@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -36,6 +37,26 @@ def test_embedded_store_raises_row_rejected_for_a_value_it_cannot_store(clean_st
     with pytest.raises(RowRejected) as caught:
         clean_store.insert(TOUCHPOINTS, [bad])
     assert caught.value.code == 41
+
+
+def test_embedded_store_writes_each_datetime_as_its_instant_in_utc(clean_store):
+    # Rows are JSON with RFC 3339 times (orjson): an offset is honoured, a naive time is UTC.
+    row = _touchpoint_rows(20)[0]
+    shanghai = timezone(timedelta(hours=8))
+    rows = [
+        dict(row, event_id="aware", ts=datetime(2026, 11, 2, 8, 0, 0, 123456, tzinfo=shanghai)),
+        dict(row, event_id="naive", ts=datetime(2026, 11, 2, 0, 0, 0, 999999)),
+        dict(row, event_id="utc", ts=datetime(2026, 11, 2, 0, 0, 1, tzinfo=UTC)),
+    ]
+    clean_store.insert(TOUCHPOINTS, rows)
+    got = dict(clean_store.query(f"SELECT event_id, toString(ts) FROM {TOUCHPOINTS}")[1])
+    assert got == {"aware": "2026-11-02 00:00:00.123", "naive": "2026-11-02 00:00:00.999", "utc": "2026-11-02 00:00:01.000"}
+
+
+def test_a_row_that_cannot_be_written_as_json_is_refused_as_data(clean_store):
+    bad = dict(_touchpoint_rows(20)[0], kafka_offset=2**70)
+    with pytest.raises(RowRejected, match="cannot write a row of cx.touchpoints as JSON"):
+        clean_store.insert(TOUCHPOINTS, [bad])
 
 
 def test_a_refused_row_goes_alone_to_the_dlq_with_clickhouses_reason(clean_store):
