@@ -96,8 +96,9 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, progress: Pro
         async with lock:
             if not app.should_stop:
                 await app.producer.flush()
-            book.forget(case_partitions(revoked))
-            for partition in case_partitions(revoked):
+            gone = case_partitions(revoked)
+            book.forget(gone)
+            for partition in gone:
                 applied.pop(partition, None)
 
     async def settle(outcome: Outcome) -> None:

@@ -32,7 +32,7 @@ def _utc_text(value: datetime) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    # What orjson does not write itself (datetimes, dates, enums, tuples it does).
+    # What orjson does not write itself (it writes datetimes, dates, enums and tuples).
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"cannot store {type(value).__name__}")
