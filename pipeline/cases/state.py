@@ -14,6 +14,10 @@ from pipeline.sla.policy import Rule
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def dump(self) -> bytes:
+        """The wire form (case feed, changelog): JSON, fields at their defaults left out."""
+        return self.model_dump_json(exclude_defaults=True).encode()
+
 
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
@@ -76,10 +80,6 @@ class CaseEvent(_Model):
     def of(cls, event: Touchpoint, sentiment: float | None = None) -> CaseEvent:
         """The case event of a validated touchpoint."""
         return cls(case_id=event.case_id, entry=Entry.of(event, sentiment))
-
-    def dump(self) -> bytes:
-        """The topic form: JSON, fields at their defaults left out."""
-        return self.model_dump_json(exclude_defaults=True).encode()
 
 
 def _str_or_none(value: object) -> str | None:
@@ -235,7 +235,3 @@ class CaseRecord(_Model):
 
     partition: int
     state: CaseState
-
-    def dump(self) -> bytes:
-        """The changelog form: JSON, fields at their defaults left out (the form `to_json` gives)."""
-        return self.model_dump_json(exclude_defaults=True).encode()
