@@ -81,7 +81,7 @@ def run_chaos(bootstrap: str, workdir: Path, events: int, kills: int, seed: int 
         subscribers.write_text(f"subscribers:\n  - {{name: hook, channel: webhook, url: '{rx.url('webhook')}', rate_limit_per_minute: 1000000}}\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")} | {
             "CX_KAFKA_BOOTSTRAP": bootstrap, "CX_TOPIC_PREFIX": settings.topic_prefix, "CX_APP_ID": tag,
-            "CX_DATA_DIR": str(workdir / "cx"), "CX_PRODUCER_MAX_BATCH": "1", "CX_KAFKA_SESSION_TIMEOUT": "6",
+            "CX_DATA_DIR": str(workdir / "cx"), "CX_KAFKA_SESSION_TIMEOUT": "6",
             "CX_REPORT_PORT": "off", "CX_ALERTS_CONFIG": str(subscribers), "CX_FLUSH_SECONDS": "0.5",
         }  # fmt: skip
         worker_log = open(workdir / "worker.log", "a")

@@ -49,8 +49,8 @@ def soak(bootstrap: str, workdir: Path, marks: list[int], evict_after: str, seed
         # Event time throughout: the worker idles between stages, and on the wall clock it would judge
         # (and evict) the whole generated history at once.
         "CX_CLOCK": "event",
-        # Against Tansu, as the README says: one record per producer batch, short group joins.
-        "CX_PRODUCER_MAX_BATCH": "1", "CX_KAFKA_SESSION_TIMEOUT": "6",
+        # Against Tansu, as the README says: short group joins.
+        "CX_KAFKA_SESSION_TIMEOUT": "6",
     }  # fmt: skip
     log = workdir / "worker.log"
     rows = []

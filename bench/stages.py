@@ -7,8 +7,7 @@ its own. Printed as microseconds per event (over all events, whether or not the 
 each) and share of the total. The pure stages (no Kafka, no Faust, no ClickHouse) add up to our
 own code's limit in events/s per core; `--kafka` adds a produce and a consume of the same lines
 through the local broker, `--stream` the whole worker on them (`cx demo --input` without the
-report), once with one record per producer batch (the local stack's setting) and once with Kafka's
-batching, so the framework and I/O share and the workaround's cost are measured in the same run.
+report), so the framework and I/O share is measured in the same run.
 """
 
 from __future__ import annotations
@@ -168,17 +167,15 @@ def kafka_stages(lines: list[str], stages: Stages) -> None:
         consumer.close()
 
 
-def stream_rate(lines: list[str], data_dir: Path, batching: bool) -> float:
+def stream_rate(lines: list[str], data_dir: Path) -> float:
     """Events/s of the whole worker on the lines (start-up included), as `cx demo --input` runs it.
 
-    batching=False is the local stack's workaround (one record per producer batch, see the README's
-    known limits); True is Kafka's default batching, safe here because this run never restarts.
-    Each run is a process of its own: the embedded store allows one data directory per process."""
+    In a process of its own: the embedded store allows one data directory per process."""
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_stream_rate, lines, data_dir, batching).result()
+        return pool.submit(_stream_rate, lines, data_dir).result()
 
 
-def _stream_rate(lines: list[str], data_dir: Path, batching: bool) -> float:
+def _stream_rate(lines: list[str], data_dir: Path) -> float:
     from pipeline.broker import LocalBroker
     from pipeline.config import Settings
     from pipeline.store import open_store
@@ -186,8 +183,6 @@ def _stream_rate(lines: list[str], data_dir: Path, batching: bool) -> float:
 
     with LocalBroker() as broker:
         settings = Settings(data_dir=data_dir, app_id="bench-stream").for_local_broker(broker.bootstrap)
-        if batching:
-            settings = settings.model_copy(update={"producer_max_batch": Settings().producer_max_batch})
         result = asyncio.run(feed_and_wait(settings, open_store(settings), lines, until_live=False))
     return len(lines) / result.seconds
 
@@ -211,7 +206,7 @@ def main() -> None:
         insert_stage(rows, stages, Path(tmp) / "insert")
         if args.kafka:
             kafka_stages(lines, stages)
-        streams = {b: stream_rate(lines, Path(tmp) / f"stream{b}", b) for b in (False, True)} if args.stream else {}
+        stream = stream_rate(lines, Path(tmp) / "stream") if args.stream else None
 
     n = len(lines)
     total = stages.total()
@@ -224,12 +219,9 @@ def main() -> None:
     cores = os.cpu_count() or 1
     print(f"{'pure per-event work':36} {pure / n * 1e6:9.1f} {pure / total:6.1%}  -> {limit:,.0f} events/s per core")
     print(f"our code's limit on {cores} cores: {limit * cores:,.0f} events/s; the stream must reach 80% of it (goal >= 5,000/s)")
-    for batching, rate in streams.items():
-        how = "producer batching (Kafka's default)" if batching else "one record per producer batch (local stack)"
-        print(f"whole worker, {how}, start-up included: {rate:,.0f} events/s = {rate / (limit * cores):.0%} of the "
-              f"{cores}-core limit, {rate / limit:.0%} of one core's")  # fmt: skip
-    if len(streams) == 2:
-        print(f"what one record per batch costs: {streams[True] / streams[False]:.2f}x")
+    if stream is not None:
+        print(f"whole worker, start-up included: {stream:,.0f} events/s = {stream / (limit * cores):.0%} of the "
+              f"{cores}-core limit, {stream / limit:.0%} of one core's")  # fmt: skip
 
 if __name__ == "__main__":
     main()

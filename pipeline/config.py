@@ -51,8 +51,7 @@ class Settings(BaseSettings):
     kafka_session_timeout: float = Field(default=10.0, gt=0)
     # Deadlines: the event-time watermark on replay, the wall clock live (see pipeline.cases.book).
     clock: Literal["auto", "event", "wall"] = "auto"
-    # Bytes per producer batch. The local Tansu broker reports a multi-record batch as one record in
-    # ListOffsets, which cuts table recovery short; the local stack sends one record per batch.
+    # Bytes per batch of Faust's producer (the case table's changelog).
     producer_max_batch: int = Field(default=16384, ge=1)
     tick_seconds: float = Field(default=1.0, gt=0)
     # Case state: events this far behind the clock settle (folded into the case's totals; an event
@@ -94,10 +93,8 @@ class Settings(BaseSettings):
         return sorted(names + [f"CX_TARGET_{name.upper()}" for name in Targets.model_fields])
 
     def for_local_broker(self, bootstrap: str) -> Settings:
-        """These settings pointed at a local Tansu broker (short group joins, one record per batch)."""
-        return self.model_copy(
-            update={"kafka_bootstrap": bootstrap, "kafka_session_timeout": min(self.kafka_session_timeout, 6.0), "producer_max_batch": 1}
-        )
+        """These settings pointed at a local Tansu broker (short group joins)."""
+        return self.model_copy(update={"kafka_bootstrap": bootstrap, "kafka_session_timeout": min(self.kafka_session_timeout, 6.0)})
 
     def topic(self, name: str) -> str:
         """Full topic name: the contract name behind an optional prefix (one broker, several envs)."""

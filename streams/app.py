@@ -9,6 +9,7 @@ from pipeline.delivery import NoticeRunner
 from pipeline.landing_pool import LandingPool
 from pipeline.store import Store
 from streams.output import PRODUCER_REQUEST_TIMEOUT, Output
+from streams.recovery import CaseTableManager
 from streams.sink import Progress
 
 TABLE_WRITES_QUEUED = 5_000  # changelog writes queued before Faust pauses delivery (see faust_app)
@@ -47,6 +48,8 @@ def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) ->
         # sends would stall every output topic (case feed, breaches, changelog) that long. Kafka's
         # own request.timeout.ms: the request is retried after 30 s.
         producer_request_timeout=PRODUCER_REQUEST_TIMEOUT,
+        # Restores tables to their changelogs' true ends, which Tansu misreports for batches.
+        TableManager=CaseTableManager,
     )
 
     # Faust holds back every topic's delivery while more than this many table writes wait for the

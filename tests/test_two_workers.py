@@ -68,7 +68,7 @@ def test_two_workers_split_the_partitions_and_hand_over_cases(broker, tmp_path):
     limit = POLICY.response_limit(Rule.first_response, Channel.chat).span(Priority.normal)
     base = {k: v for k, v in os.environ.items() if not k.startswith("CX_")} | {
         "CX_KAFKA_BOOTSTRAP": broker.bootstrap, "CX_TOPIC_PREFIX": settings.topic_prefix, "CX_APP_ID": tag,
-        "CX_PRODUCER_MAX_BATCH": "1", "CX_KAFKA_SESSION_TIMEOUT": "6", "CX_REPORT_PORT": "off", "CX_FLUSH_SECONDS": "0.5",
+        "CX_KAFKA_SESSION_TIMEOUT": "6", "CX_REPORT_PORT": "off", "CX_FLUSH_SECONDS": "0.5",
     }  # fmt: skip
     workers: dict[str, subprocess.Popen] = {}
     logs = {name: tmp_path / f"{name}.log" for name in "ab"}

@@ -66,7 +66,7 @@ def broker(
         topics = ensure_topics(settings.model_copy(update={"kafka_bootstrap": local.bootstrap}))
         console.print(f"broker on [bold]{local.bootstrap}[/] (pid {local.pid}); topics: {', '.join(topics)}")
         console.print(
-            f"Workers against it: CX_KAFKA_BOOTSTRAP={local.bootstrap} CX_PRODUCER_MAX_BATCH=1 "
+            f"Workers against it: CX_KAFKA_BOOTSTRAP={local.bootstrap} "
             "CX_KAFKA_SESSION_TIMEOUT=6 cx worker. Ctrl-C stops it."
         )
         stop = threading.Event()

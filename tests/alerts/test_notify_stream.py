@@ -89,7 +89,7 @@ def test_worker_killed_mid_delivery_never_resends_what_the_ledger_holds(broker, 
         config = tmp_path / "subscribers.yaml"
         config.write_text(f"subscribers:\n  - {{name: hook, channel: webhook, url: '{rx.url('webhook')}', rate_limit_per_minute: 100000}}\n")
         env = _env(data, CX_ALERTS_CONFIG=str(config), CX_KAFKA_BOOTSTRAP=broker.bootstrap, CX_TOPIC_PREFIX=prefix,
-                   CX_APP_ID=f"kill-{os.getpid()}", CX_PRODUCER_MAX_BATCH="1", CX_KAFKA_SESSION_TIMEOUT="6", CX_CLOCK="wall")  # fmt: skip
+                   CX_APP_ID=f"kill-{os.getpid()}", CX_KAFKA_SESSION_TIMEOUT="6", CX_CLOCK="wall")  # fmt: skip
 
         def start():
             return subprocess.Popen([CX, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "worker.log", "a"))
