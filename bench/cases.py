@@ -28,7 +28,7 @@ from pipeline.config import Settings
 from pipeline.events import Touchpoint, parse_touchpoint
 from pipeline.generate import generate
 from pipeline.sla import load_policy
-from pipeline.store import open_store
+from pipeline.store import exit_without_teardown, open_store
 from streams.runner import group_settled, run_worker
 from streams.sink import Progress
 
@@ -136,3 +136,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    exit_without_teardown()  # the embedded store's shutdown can crash a finished run

@@ -22,7 +22,7 @@ from bench.common import pct
 from pipeline.broker import LocalBroker
 from pipeline.config import Settings
 from pipeline.generate import generate
-from pipeline.store import open_store
+from pipeline.store import exit_without_teardown, open_store
 from streams.runner import group_settled, run_worker
 from streams.sink import Progress
 
@@ -82,3 +82,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    exit_without_teardown()  # the embedded store's shutdown can crash a finished run

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 import threading
@@ -104,14 +103,11 @@ def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
 
 
 def _leave(store) -> NoReturn:
-    """Exit 0 once a streaming command is done: close the store, flush output, skip the teardown."""
+    """Exit 0 once a streaming command is done: close the store, skip the teardown."""
+    from pipeline.store import exit_without_teardown
+
     store.close()
-    # In the interpreter's teardown, chdb's global shutdown can crash (SIGSEGV) while the stream's
-    # threads and objects go away, turning a clean stop, with everything written, into exit -11.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    exit_without_teardown()
 
 
 def _serve_page(settings: Settings, store):

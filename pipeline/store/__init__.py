@@ -3,7 +3,7 @@
 from pipeline.store.base import Store
 from pipeline.store.exceptions import RowRejected, StoreBusy, StoreError, StoreUnavailable
 from pipeline.store.migrations import apply_migrations, empty_data_tables
-from pipeline.store.open import open_store
+from pipeline.store.open import exit_without_teardown, open_store
 
 __all__ = [
     "RowRejected",
@@ -13,5 +13,6 @@ __all__ = [
     "StoreUnavailable",
     "apply_migrations",
     "empty_data_tables",
+    "exit_without_teardown",
     "open_store",
 ]
