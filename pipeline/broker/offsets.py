@@ -36,7 +36,6 @@ async def end_offsets(bootstrap: str, partitions: Iterable[tuple[str, int]]) -> 
                 if records:
                     ends[tp] = max(ends[tp], records[-1].offset + 1)
                     unread.discard(tp)
-                    consumer.pause(tp)
         if unread:
             log.warning("no records read at the end of %s: using the ends the broker reported", sorted(unread))
         return ends
