@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pipeline.alerts.notice import Item, Key, digest
-from pipeline.cases import replay
 from pipeline.cases.rows import Alert
 from pipeline.delivery.ledger import delivery_rows
 from pipeline.delivery.send import Delivery
-from pipeline.events import Touchpoint, parse_touchpoint
 from pipeline.generate import generate
 from pipeline.landing import Message, land_reviews, land_touchpoints, read_case_event
 from pipeline.sla import load_policy
 from pipeline.store.tables import ALERT_DELIVERIES, ALERTS, CASES, RESPONSES
 
 from tests.alerts.helpers import subscribers
+from tests.cases.helpers import alerts_of, replay
 
 
 def stream_rows(events: int = 1500, seed: int = 5, malformed: int = 10) -> dict[str, list[dict]]:
@@ -28,19 +27,13 @@ def stream_rows(events: int = 1500, seed: int = 5, malformed: int = 10) -> dict[
     for landing in landed:
         for table, batch in landing.rows.items():
             rows.setdefault(table, []).extend(batch)
-    # The touchpoints the landing forwarded to the case agent, in its order, with its sentiments.
-    forwarded = [read_case_event(value).entry for _, value in landed[0].case_feed]
-    by_id: dict[str, Touchpoint] = {}
-    for m in touch:
-        if isinstance(tp := parse_touchpoint(m.value), Touchpoint):
-            by_id.setdefault(tp.event_id, tp)  # the landing keeps an id's first use
-    sentiments = {e.event_id: e.sentiment for e in forwarded if e.sentiment is not None}
-    events_in = [by_id[e.event_id] for e in forwarded]
-    steps = replay(events_in, load_policy(), sentiments, until=datetime(2026, 11, 20, tzinfo=UTC))
-    rows[RESPONSES] = [r.row() for s in steps for r in s.responses]
-    rows[ALERTS] = [a.row() for s in steps for a in s.alerts]
-    rows[CASES] = [s.case for s in steps if s.case is not None]
-    alerts = [a for s in steps for a in s.alerts]
+    # What the landing forwarded to the case agent, in its order, with its sentiments.
+    forwarded = [read_case_event(value) for _, value in landed[0].case_feed]
+    outcomes = replay(forwarded, load_policy(), until=datetime(2026, 11, 20, tzinfo=UTC))
+    alerts = alerts_of(outcomes)
+    rows[RESPONSES] = [r.row() for o in outcomes for r in o.responses]
+    rows[ALERTS] = [a.row() for a in alerts]
+    rows[CASES] = [case for o in outcomes for case in o.cases.values()]
     rows[ALERT_DELIVERIES] = _deliveries(alerts[:40])
     assert all(rows.get(t) for t in ("cx.touchpoints", "cx.reviews", "cx.dlq", RESPONSES, ALERTS, CASES, ALERT_DELIVERIES))
     return rows

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
-from pipeline.cases import replay
 from pipeline.events import Touchpoint
 from pipeline.sla import load_policy
 from pipeline.store import empty_data_tables
@@ -20,7 +19,7 @@ from pipeline.store.tables import CASES
 from streams.demo import feed_and_wait
 
 from .faults import Outage
-from .cases.helpers import NAMES, SCENARIOS, load_events, load_expected
+from .cases.helpers import NAMES, SCENARIOS, alerts_of, load_events, load_expected, replay
 from .test_views import figures
 
 POLICY = load_policy()
@@ -41,8 +40,8 @@ def _lines() -> list[str]:
 
 def _oracle(until: datetime) -> set[tuple[str, str, str]]:
     """What the pure logic raises for the same replay, with the clock then taken to `until` (today)."""
-    steps = replay([tp for _, tp in _merged()], POLICY, until=until)
-    return {(a.alert_id, a.rule.value, a.status) for s in steps for a in s.alerts}
+    outcomes = replay([tp for _, tp in _merged()], POLICY, until=until)
+    return {(a.alert_id, a.rule.value, a.status) for a in alerts_of(outcomes)}
 
 
 def _hand_expected() -> set[tuple[str, str, datetime, str]]:

@@ -59,16 +59,16 @@ def test_generated_workload_breaches_every_rule_in_a_realistic_share():
     from collections import Counter
     from datetime import timedelta
 
-    from pipeline.cases import replay
     from pipeline.events import Touchpoint
     from pipeline.sla import load_policy
+    from tests.cases.helpers import alerts_of, replay
 
     w = generate(15000, seed=13)
     events = [e for e in (parse_touchpoint(ln) for ln in w.lines if '"event_id"' in ln) if isinstance(e, Touchpoint)]
     cases = len({e.case_id for e in events})
     steps = replay(events, load_policy(), until=max(e.ts for e in events) + timedelta(days=4))
     breached = Counter()
-    for rule, case_id in {(a.rule.value, a.case_id) for s in steps for a in s.alerts if a.status == "breach"}:
+    for rule, case_id in {(a.rule.value, a.case_id) for a in alerts_of(steps) if a.status == "breach"}:
         breached[rule] += 1
     shares = {rule: breached[rule] / cases for rule in
               ("first_response", "next_reply", "resolution", "handoffs", "promise", "follow_up")}  # fmt: skip

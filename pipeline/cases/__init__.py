@@ -9,12 +9,10 @@ from pipeline.cases.apply import Step, advance, apply
 from pipeline.cases.clock import DueIndex, Watermark, wall_clock
 from pipeline.cases.rows import Alert, Response, alert_id, case_row
 from pipeline.cases.state import CaseState
-from pipeline.cases.tracker import CaseTracker, replay
 
 __all__ = [
     "Alert",
     "CaseState",
-    "CaseTracker",
     "DueIndex",
     "Response",
     "Step",
@@ -23,6 +21,5 @@ __all__ = [
     "alert_id",
     "apply",
     "case_row",
-    "replay",
     "wall_clock",
 ]

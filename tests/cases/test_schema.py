@@ -17,8 +17,8 @@ _CHILD = r"""
 import json, re, sys
 from pathlib import Path
 import chdb, pandas as pd
-from pipeline.cases import case_row, replay
 from pipeline.events import parse_touchpoint
+from tests.cases.helpers import replay
 from pipeline.sla import load_policy
 
 root, data_dir = Path(sys.argv[1]), sys.argv[2]
@@ -26,11 +26,10 @@ policy = load_policy()
 rows = {"responses": [], "alerts": [], "cases": {}}
 for path in sorted((root / "tests/data/scenarios").glob("*.jsonl")):
     events = [parse_touchpoint(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    for step in replay(events, policy, until=max(e.ts for e in events)):
-        rows["responses"] += [r.row() for r in step.responses]
-        rows["alerts"] += [a.row() for a in step.alerts]
-        if step.case:
-            rows["cases"][step.case["case_id"]] = step.case
+    for outcome in replay(events, policy, until=max(e.ts for e in events)):
+        rows["responses"] += [r.row() for r in outcome.responses]
+        rows["alerts"] += [a.row() for a in outcome.alerts]
+        rows["cases"].update(outcome.cases)
 rows["cases"] = list(rows["cases"].values())
 
 conn = chdb.connect(data_dir)
