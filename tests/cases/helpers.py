@@ -69,12 +69,12 @@ class Agent:
         self.book.commit(outcome)
         return outcome
 
-    def events(self, events: Iterable[Touchpoint | CaseEvent], sentiments: dict[str, float] | None = None) -> list[Outcome]:
+    def events(self, events: Iterable[Touchpoint | CaseEvent]) -> list[Outcome]:
         """Each touchpoint as a batch of its own, in the given (arrival) order; live, at its own time."""
         out = []
         for event in events:
             if isinstance(event, Touchpoint):
-                event = CaseEvent.of(event, (sentiments or {}).get(event.event_id))
+                event = CaseEvent.of(event)
             if self.clock.mode == "wall":
                 self.wall = event.entry.ts
             out.append(self._written(self.book.on_events([(0, event)])))
@@ -89,13 +89,12 @@ class Agent:
 def replay(
     events: Iterable[Touchpoint | CaseEvent],
     policy: SlaPolicy,
-    sentiments: dict[str, float] | None = None,
     until: datetime | None = None,
     agent: Agent | None = None,
 ) -> list[Outcome]:
     """Events in arrival order on the replay clock; then, optionally, the clock taken to `until`."""
     agent = agent or Agent(policy)
-    out = agent.events(events, sentiments)
+    out = agent.events(events)
     return out + [agent.tick(until)] if until is not None else out
 
 
