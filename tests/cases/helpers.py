@@ -49,9 +49,9 @@ class Agent:
     def __init__(self, policy: SlaPolicy, live: bool = False, table: dict[str, str] | None = None) -> None:
         self.table: dict[str, str] = {} if table is None else table
         self.wall = datetime.max.replace(tzinfo=UTC)  # history is far behind the wall clock
-        self.idle = 0.0  # seconds since the last event (the worker's monotonic clock)
+        self.monotonic = 0.0  # the worker's monotonic clock: only `tick` moves it, so a replay idles there
         self.clock = StreamClock(
-            "wall" if live else "auto", lateness=policy.lateness, wall=lambda: self.wall, monotonic=lambda: self.idle
+            "wall" if live else "auto", lateness=policy.lateness, wall=lambda: self.wall, monotonic=lambda: self.monotonic
         )
         self.book = CaseBook(policy, self.state, self.clock)
         self.book.rebuild((r.partition, r.state) for r in map(CaseRecord.model_validate_json, self.table.values()))
@@ -82,7 +82,7 @@ class Agent:
 
     def tick(self, now: datetime) -> Outcome:
         """The timer at wall-clock time `now`; a replay has been idle long enough to go live by then."""
-        self.wall, self.idle = now, self.idle + 3600.0
+        self.wall, self.monotonic = now, self.monotonic + 3600.0
         return self._written(self.book.on_tick())
 
 

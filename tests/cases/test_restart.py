@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime
 
@@ -16,8 +15,8 @@ POLICY = load_policy()
 
 
 def restart(agent: Agent) -> Agent:
-    """A new worker: the case table restored from its changelog (a copy of the JSON), a fresh clock."""
-    return Agent(POLICY, table=json.loads(json.dumps(agent.table)))
+    """A new worker: the case table restored from its changelog (a copy of its JSON values), a fresh clock."""
+    return Agent(POLICY, table=dict(agent.table))
 
 
 def run_with_restart(events, cut):
