@@ -1,10 +1,10 @@
 """Case state in a Faust table keyed by case_id, SLA deadlines fired by a timer on the stream clock.
 
-Validated touchpoints arrive on the internal `cx.case-events` topic keyed by case (the landing agent
-forwards them with their sentiment, so text is scored once). Each batch: apply -> write responses,
-alerts and case rows -> publish breaches -> store the states -> ack. A timer fires deadlines that
-pass while no events arrive (live: the wall clock; replay: the watermark) and removes closed cases
-once they have been quiet for CX_CASE_EVICT_AFTER.
+Validated touchpoints arrive on the internal `cx.case-events` topic on their case's partition,
+packed (one message per partition per landing batch), with their sentiment, so text is scored once.
+Each batch: apply -> publish breaches -> write responses, alerts and case rows -> store the states
+-> ack. A timer fires deadlines that pass while no events arrive (live: the wall clock; replay:
+the watermark) and removes closed cases once they have been quiet for CX_CASE_EVICT_AFTER.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pipeline.broker.topics import BREACHES, CASE_EVENTS
 from pipeline.cases.book import CaseBook, Outcome, StreamClock
 from pipeline.cases.state import CaseRecord, CaseState
 from pipeline.config import Settings
-from pipeline.landing import read_case_event
+from pipeline.landing import read_case_events
 from pipeline.sla.policy import load_policy
 from pipeline.store.tables import ALERTS, CASES, RESPONSES
 from streams.codecs import CASE_RECORD
@@ -40,8 +40,9 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, progress: Pro
         log.warning("the SLA policy lists no public holidays for %d: business-hour waits count them as workdays", this_year)
     topic = raw_topic(app, settings, CASE_EVENTS)
     # use_partitioner: the changelog partition is the key's hash, so the timer can write states
-    # outside of an event. Raw byte keys hash exactly like the case-events keys, so a case's state
-    # and its events share a partition number (and a worker) when several workers split the load.
+    # outside of an event. Raw byte keys hash exactly like the case ids that place the case feed's
+    # packs, so a case's state and its events share a partition number (and a worker) when several
+    # workers split the load.
     table = app.Table("cases", default=None, partitions=settings.partitions, use_partitioner=True, key_type=bytes)
     # Values written are CaseRecord objects, serialised by their own codec when the changelog is
     # written (Faust takes a table's codec from its value type: JSON for untyped values).
@@ -131,8 +132,10 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, progress: Pro
 
     @app.agent(topic, name="track_cases")
     async def track_cases(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.flush_seconds):
-            batch = [(e.message.partition, read_case_event(e.message.value)) for e in events]
+        # A message holds a landing batch's events for one partition: a take of one per partition
+        # is about one landing batch (CX_BATCH_SIZE touchpoints) while the stream runs at full speed.
+        async for events in stream.take_events(settings.partitions, within=settings.flush_seconds):
+            batch = [(e.message.partition, c) for e in events for c in read_case_events(e.message.value)]
             try:
                 async with lock:
                     for event in events:

@@ -12,7 +12,7 @@ from typing import TypeVar
 from pipeline.broker.topics import CASE_EVENTS, SCORED
 from pipeline.broker.topics import DLQ as DLQ_TOPIC
 from pipeline.identity import FirstUse, fingerprint, first_uses
-from pipeline.landing import Landing
+from pipeline.landing import Landing, pack_case_events
 from pipeline.store import RowRejected, Store, StoreError, StoreUnavailable
 from pipeline.store.tables import DLQ
 from streams.output import Output
@@ -96,7 +96,7 @@ class Sink:
         assert self.output is not None, "a sink without output topics only inserts rows"
         sent = await self.output.send(DLQ_TOPIC, [(None, _encode(m)) for m in landing.dead_letters])
         sent += await self.output.send(SCORED, [((m.get("case_id") or m["id"]).encode(), _encode(m)) for m in landing.scored])
-        sent += await self.output.send(CASE_EVENTS, landing.case_feed)
+        sent += await self.output.send_packed(CASE_EVENTS, landing.case_feed, pack_case_events)
         await asyncio.gather(*sent)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 
 from pipeline.events import Touchpoint
+from pipeline.landing import read_case_events
 from pipeline.sla import load_policy
 from pipeline.store import empty_data_tables
 from pipeline.store.base import scalar
@@ -53,14 +54,20 @@ def _hand_expected() -> set[tuple[str, str, datetime, str]]:
     return out
 
 
-def _partitions(settings, topic: str) -> dict[bytes, set[int]]:
+def _partitions(settings, topic: str, cases_of=lambda message: [message.key]) -> dict[bytes, set[int]]:
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=2000)
     consumer.assign([TopicPartition(topic, p) for p in range(settings.partitions)])
     seen: dict[bytes, set[int]] = {}
     for message in consumer:
-        seen.setdefault(message.key, set()).add(message.partition)
+        for case in cases_of(message):
+            seen.setdefault(case, set()).add(message.partition)
     consumer.close()
     return seen
+
+
+def _fed_cases(message) -> list[bytes]:
+    # A case-feed message packs a batch's events for one partition.
+    return [e.case_id.encode() for e in read_case_events(message.value)]
 
 
 def _stream_alerts(store) -> list[tuple]:
@@ -81,7 +88,9 @@ def test_scenarios_through_the_stream_raise_exactly_the_expected_alerts(settings
     assert _hand_expected() <= got_keys
     # A case's state lives in the same partition number as its events, so it moves with them
     # when several workers split the partitions.
-    assert _partitions(settings, f"{settings.app_id}-cases-changelog") == _partitions(settings, settings.topic("cx.case-events"))
+    changelog = _partitions(settings, f"{settings.app_id}-cases-changelog")
+    assert changelog == _partitions(settings, settings.topic("cx.case-events"), _fed_cases)
+    assert all(len(partitions) == 1 for partitions in changelog.values())
     # Every answered customer message has a response row with its wait.
     assert scalar(store, "SELECT countIf(wait_ms != dateDiff('millisecond', asked_at, answered_at)) FROM cx.responses FINAL") == 0
     assert scalar(store, "SELECT count() FROM cx.cases FINAL") == len({ln.split('"case_id": "')[1].split('"')[0] for ln in _lines()})

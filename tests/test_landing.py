@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline.cases.state import CaseEvent, Entry
 from pipeline.events import Touchpoint
-from pipeline.landing import Message, land_reviews, land_touchpoints, read_case_event
+from pipeline.landing import Message, land_reviews, land_touchpoints, pack_case_events, read_case_event, read_case_events
 
 TP = {
     "event_id": "E1", "case_id": "C1", "customer_id": "U1", "channel": "phone", "kind": "customer_message",
@@ -55,6 +55,20 @@ def test_the_case_feed_carries_what_the_case_logic_keeps_and_no_text():
     scored = landing.rows["cx.touchpoints"][0]["sentiment"]
     assert first == CaseEvent(case_id="C1", entry=Entry.of(Touchpoint.model_validate(TP), scored))
     assert second.entry.to_agent_id == "A9" and second.entry.sentiment is None
+
+
+def test_case_feed_packs_keep_every_event_in_order_within_their_size():
+    text = {**TP, "text": "师傅" * 300}  # the feed drops the text: events are small whatever it holds
+    landing = land_touchpoints(_msgs(*({**text, "event_id": f"E{i:02d}"} for i in range(40))))
+    values = [v for _, v in landing.case_feed]
+    packs = pack_case_events(values, limit=3 * len(values[0]) + 3)
+    assert [len(read_case_events(p)) for p in packs] == [3] * 13 + [1]
+    assert [e.entry.event_id for p in packs for e in read_case_events(p)] == [f"E{i:02d}" for i in range(40)]
+    assert all(len(p) <= 3 * len(values[0]) + 3 for p in packs)
+    (whole,) = pack_case_events(values)
+    assert read_case_events(whole) == [read_case_event(v) for v in values]
+    assert pack_case_events(values[:1], limit=10) == values[:1]  # an event over the limit goes alone
+    assert read_case_events(values[0]) == [read_case_event(values[0])]  # a message of one event (before packs)
 
 
 def test_the_case_feed_written_before_the_upgrade_still_reads():
