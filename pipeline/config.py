@@ -51,8 +51,6 @@ class Settings(BaseSettings):
     kafka_session_timeout: float = Field(default=10.0, gt=0)
     # Deadlines: the event-time watermark on replay, the wall clock live (see pipeline.cases.book).
     clock: Literal["auto", "event", "wall"] = "auto"
-    # Bytes per batch of Faust's producer (the case table's changelog).
-    producer_max_batch: int = Field(default=16384, ge=1)
     tick_seconds: float = Field(default=1.0, gt=0)
     # Case state: events this far behind the clock settle (folded into the case's totals; an event
     # later than that no longer changes the case), and closed cases leave after this long quiet.

@@ -12,8 +12,6 @@ from streams.output import PRODUCER_REQUEST_TIMEOUT, Output
 from streams.recovery import CaseTableManager
 from streams.sink import Progress
 
-TABLE_WRITES_QUEUED = 5_000  # changelog writes queued before Faust pauses delivery (see faust_app)
-
 
 def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) -> faust.App:
     """A bare Faust app with the project's consumer and producer settings; `app_id` is its group.
@@ -43,20 +41,13 @@ def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) ->
         # A rebalance waits until the batches in flight are written and acked, then commits: the
         # next owner of a partition starts after them, from case states that include them.
         stream_wait_empty=finish_in_flight,
-        producer_max_batch_size=settings.producer_max_batch,
         # Faust waits 20 minutes for a produce response by default: a response the broker never
-        # sends would stall every output topic (case feed, breaches, changelog) that long. Kafka's
-        # own request.timeout.ms: the request is retried after 30 s.
+        # sends would stall its producer that long (our topics and the changelog go through
+        # `Output`, which uses the same limit). Kafka's own request.timeout.ms: retried after 30 s.
         producer_request_timeout=PRODUCER_REQUEST_TIMEOUT,
         # Restores tables to their changelogs' true ends, which Tansu misreports for batches.
         TableManager=CaseTableManager,
     )
-
-    # Faust holds back every topic's delivery while more than this many table writes wait for the
-    # producer (its default, 100, is less than one batch of case updates): the landing and case
-    # agents then stalled together for 53 s of a 150 s, 200,000-event demo. Offsets are committed
-    # only after those writes are flushed, so a longer queue costs memory, not safety.
-    app.producer.buffer.max_messages = TABLE_WRITES_QUEUED
 
     @app.on_partitions_revoked.connect
     async def commit_before_handover(sender: faust.App, revoked: set, **kwargs) -> None:

@@ -41,7 +41,8 @@ class _Watch:
         self.settings, self.store, self.lines, self.since = settings, store, lines, since
         self.notices: NoticeRunner | None = notices
         self.on_sent, self.on_landed = on_sent, on_landed
-        self.stall_timeout, self.until_live = stall_timeout, until_live
+        # The event clock never turns to today (CX_CLOCK=event): nothing to wait for once all landed.
+        self.stall_timeout, self.until_live = stall_timeout, until_live and settings.clock != "event"
         self.feed: asyncio.Future | None = None
         self.settled_at: float | None = None
         self.seen, self.seen_at = -1, time.monotonic()

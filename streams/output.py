@@ -1,8 +1,6 @@
-"""The stream's own output topics (case feed, scores, dead letters, breaches) on a batching producer.
-
-Faust's producer also writes the case table's changelog, which the local broker needs one record
-per batch for (see the README's known limits); everything else goes through this producer, which
-batches as Kafka's clients normally do and costs far less per message than a Faust send.
+"""The stream's own topics (case feed, scores, dead letters, breaches, the case table's changelog)
+on a batching producer: it batches as Kafka's clients normally do and costs far less per message
+than a Faust send.
 """
 
 from __future__ import annotations
@@ -50,7 +48,12 @@ class Output:
     async def send(self, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> list[asyncio.Future]:
         """Queue (key, value) messages for the contract topic `topic`; the futures resolve once the
         broker holds them (a key picks the partition as Kafka's default partitioner does)."""
-        name, partitions = await self._partitions(topic)
+        return await self.send_to(self.settings.topic(topic), messages)
+
+    async def send_to(self, name: str, messages: Iterable[tuple[bytes | None, bytes | None]]) -> list[asyncio.Future]:
+        """`send` to the topic called `name` as it is (an internal topic such as a table's changelog;
+        a value None is a tombstone)."""
+        partitions = await self._partitions(name)
         return await self._send(name, ((_PARTITIONER(k, partitions, partitions), k, v) for k, v in messages))
 
     async def send_packed(
@@ -58,19 +61,19 @@ class Output:
     ) -> list[asyncio.Future]:
         """Queue keyed values for `topic` packed per partition: `pack` turns the values whose keys the
         partition takes (Kafka's default partitioner) into the few messages sent there, in order."""
-        name, partitions = await self._partitions(topic)
+        name = self.settings.topic(topic)
+        partitions = await self._partitions(name)
         values: dict[int, list[bytes]] = {}
         for key, value in messages:
             values.setdefault(_PARTITIONER(key, partitions, partitions), []).append(value)
         return await self._send(name, ((p, None, packed) for p, vs in values.items() for packed in pack(vs)))
 
-    async def _partitions(self, topic: str) -> tuple[str, list[int]]:
+    async def _partitions(self, name: str) -> list[int]:
         if self._producer is None:
             raise RuntimeError("the output producer is not started")
-        name = self.settings.topic(topic)
-        return name, sorted(await self._producer.partitions_for(name))
+        return sorted(await self._producer.partitions_for(name))
 
-    async def _send(self, name: str, messages: Iterable[tuple[int, bytes | None, bytes]]) -> list[asyncio.Future]:
+    async def _send(self, name: str, messages: Iterable[tuple[int, bytes | None, bytes | None]]) -> list[asyncio.Future]:
         producer = self._producer
         assert producer is not None
         # One batch per partition, filled here and handed over whole: a send per message costs the

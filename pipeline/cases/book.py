@@ -65,7 +65,10 @@ class StreamClock:
 
     def observe(self, partition: int, ts: datetime) -> None:
         """Note an event time seen on `partition`."""
-        self._marks.setdefault(partition, Watermark(lateness=self.lateness)).observe(ts)
+        mark = self._marks.get(partition)
+        if mark is None:  # not setdefault: that would build a Watermark for every event
+            mark = self._marks[partition] = Watermark(lateness=self.lateness)
+        mark.observe(ts)
         newest = self._newest.get(partition)
         if newest is None or ts > newest:
             self._newest[partition] = ts

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from functools import lru_cache
-from typing import Any, Literal
+from functools import cache, lru_cache
+from typing import Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -31,17 +31,32 @@ def alert_id(case_id: str, rule: Rule | str, deadline: datetime) -> str:
     return str(uuid.uuid5(_ALERT_NS, f"{case_id}|{Rule(rule).value}|{instant}"))
 
 
+@cache
+def _enum_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of `model` that may hold an Enum (alone or in a union such as `X | None`)."""
+
+    def enum(annotation: Any) -> bool:
+        return any(isinstance(a, type) and issubclass(a, Enum) for a in get_args(annotation) or (annotation,))
+
+    return tuple(name for name, f in model.model_fields.items() if enum(f.annotation))
+
+
+def _plain(model: BaseModel, row: dict[str, Any]) -> dict[str, Any]:
+    # Enums become their plain string values, which every ClickHouse client accepts. Only the
+    # fields typed so are looked at: a row is built for every case an event touches.
+    for name in _enum_fields(type(model)):
+        value = row[name]
+        if value is not None:
+            row[name] = value.value
+    return row
+
+
 class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def row(self) -> dict[str, Any]:
         """Column -> value for a ClickHouse insert (datetimes stay aware, in UTC)."""
-        return _plain(self.model_dump())
-
-
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    # Enums become their plain string values, which every ClickHouse client accepts.
-    return {k: v.value if isinstance(v, Enum) else v for k, v in row.items()}
+        return _plain(self, self.model_dump())
 
 
 class Response(_Row):
@@ -91,15 +106,13 @@ def case_row(state: CaseState) -> dict[str, Any]:
     """The `cx.cases` row for a case: its latest measures, open deadline and alert counts."""
     if state.summary is None:
         raise ValueError(f"case {state.case_id} has no events yet")
-    return _plain(
-        {
-            "case_id": state.case_id,
-            **state.summary.model_dump(),
-            "next_deadline": state.next_due,
-            "next_deadline_rule": state.pending[0].rule.value if state.pending else None,
-            "breaches": state.breaches,
-            "open_breaches": sum(1 for r in state.raised.values() if r.status == "breach"),
-            "events": state.events,
-            "version": state.revision,
-        }
-    )
+    return {
+        "case_id": state.case_id,
+        **_plain(state.summary, state.summary.model_dump()),
+        "next_deadline": state.next_due,
+        "next_deadline_rule": state.pending[0].rule.value if state.pending else None,
+        "breaches": state.breaches,
+        "open_breaches": sum(1 for r in state.raised.values() if r.status == "breach"),
+        "events": state.events,
+        "version": state.revision,
+    }
