@@ -37,7 +37,6 @@ def test_5000_events_with_50_malformed_land_exactly_once(settings, clean_store):
     assert {r[0] for r in rows} == fed_ids
 
 
-
 def test_a_replay_on_the_event_clock_ends_once_every_case_has_its_events(settings, clean_store):
     # CX_CLOCK=event never follows the wall clock, so the demo must not wait for it to (it did: forever).
     workload = generate(300, seed=41)
@@ -45,6 +44,7 @@ def test_a_replay_on_the_event_clock_ends_once_every_case_has_its_events(setting
     assert result.fed.touchpoints == workload.touchpoints
     cases = {json.loads(ln)["case_id"] for ln in workload.lines if '"event_id"' in ln}
     assert scalar(clean_store, "SELECT count() FROM cx.cases FINAL") == len(cases)
+
 
 def test_restart_resumes_from_committed_offsets(settings, clean_store):
     """A second worker in the same group lands only what is new: offsets were committed after writing."""
