@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pipeline.cases.derive import derive, order_key, reread, response
+from pipeline.cases.derive import Fold, order_key, read, response
 from pipeline.cases.derive import settle as settle_log
 from pipeline.cases.rows import Alert, Response, case_row, ms
 from pipeline.cases.state import CaseEvent, CaseState, Deadline, Entry, Raised, Summary
@@ -19,17 +19,24 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Step:
-    """The new state and what to emit: response rows, alerts, and the case row if it changed."""
+    """The new state and what to emit: response rows, alerts, and the case row if it changed.
+
+    `fold`: the reading of the new state's log, when the step read it (to pass to the next `apply`)."""
 
     state: CaseState
     responses: list[Response] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     case: dict[str, Any] | None = None
+    fold: Fold | None = None
 
     def then(self, other: Step) -> Step:
         """This step followed by `other` (which started from this step's state)."""
         return Step(
-            other.state, self.responses + other.responses, self.alerts + other.alerts, other.case or self.case
+            other.state,
+            self.responses + other.responses,
+            self.alerts + other.alerts,
+            other.case or self.case,
+            other.fold or self.fold,
         )
 
 
@@ -72,10 +79,13 @@ def apply(
     policy: SlaPolicy,
     sentiment: float | None = None,
     now: datetime | None = None,
+    fold: Fold | None = None,
 ) -> Step:
     """Add one touchpoint to its case; with `now` (the clock), also `advance` to it in the same step.
 
-    `sentiment` goes with a `Touchpoint`; a `CaseEvent` carries its own. Idempotent: an event_id
+    `sentiment` goes with a `Touchpoint`; a `CaseEvent` carries its own. `fold`: the `Step.fold` that
+    came with `state`, if kept, so an event in order is read alone (ignored unless it reads `state`
+    exactly). Idempotent: an event_id
     already in the log changes nothing (at-least-once delivery), nor does an event older than the
     case's settled horizon (a redelivery of a settled event, or one too late to be put in its place).
     """
@@ -89,14 +99,20 @@ def apply(
     if state.too_late(entry.ts) or any(e.event_id == entry.event_id for e in state.log):
         step = Step(state)
     else:
-        step = _apply_new(state, entry, policy)
+        step = _apply_new(state, entry, policy, fold)
     return step.then(advance(step.state, now)) if now is not None else step
 
 
-def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy) -> Step:
+def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy, fold: Fold | None) -> Step:
     log = list(state.log)
     bisect.insort(log, entry, key=order_key)
-    derived = derive(state.case_id, log, policy, state.settled)
+    last = state.log[-1] if state.log else None
+    if fold is not None and fold.reads(state.settled, state.events, last):
+        fold = fold.then(entry)
+    else:
+        fold = None
+    fold = fold or read(state.case_id, log, policy, state.settled)
+    derived = fold.finish()
     raised = dict(state.raised)
     alerts: list[Alert] = []
     pending: list[Deadline] = []
@@ -143,7 +159,7 @@ def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy) -> Step:
         }
     )
     responses = [response(state.case_id, a, policy, new.revision) for a in changed]
-    return Step(new, responses, alerts, case_row(new))
+    return Step(new, responses, alerts, case_row(new), fold)
 
 
 def advance(state: CaseState, now: datetime) -> Step:
@@ -161,19 +177,28 @@ def advance(state: CaseState, now: datetime) -> Step:
     return Step(new, [], alerts, case_row(new))
 
 
-def settle(state: CaseState, until: datetime, policy: SlaPolicy) -> CaseState:
+def settle(
+    state: CaseState, until: datetime, policy: SlaPolicy, fold: Fold | None = None
+) -> tuple[CaseState, Fold | None]:
     """Fold the events older than `until` into the case's settled part; its rows and alerts stay the same.
 
-    Alerts and responses about what settled are final, so their bookkeeping goes too.
+    Alerts and responses about what settled are final, so their bookkeeping goes too. `fold`: as
+    for `apply` (when every event settles, its reading is the settled part). Also returns the
+    reading of the new state's log (None: nothing settled).
     """
     old = [e for e in state.log if e.ts < until]
     if not old:
-        return state
+        return state, None
     rest = state.log[len(old) :]  # the log is in event-time order
-    settled = settle_log(state.case_id, old, policy, state.settled, until)
-    current, answers = reread(state.case_id, rest, policy, settled)
-    raised = {a: r for a, r in state.raised.items() if a in current}
+    if not rest and fold is not None and fold.reads(state.settled, state.events, old[-1]):
+        settled = fold.settle(until)
+    else:
+        settled = settle_log(state.case_id, old, policy, state.settled, until)
+    fold = read(state.case_id, rest, policy, settled)
+    raised = {a: r for a, r in state.raised.items() if a in fold.deadlines}
     # Alerts that left `raised` still count among the case's breaches.
     settled = settled.model_copy(update={"breaches": state.breaches - len(raised)})
-    answered = {a.message.event_id: a.signature for a in answers}
-    return state.model_copy(update={"settled": settled, "log": rest, "raised": raised, "answered": answered})
+    fold.base = settled  # the same settled part; only its breach count is new
+    answered = {a.message.event_id: a.signature for a in fold.answers}
+    new = state.model_copy(update={"settled": settled, "log": rest, "raised": raised, "answered": answered})
+    return new, fold

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pipeline.cases.apply import Step, advance, apply, settle
 from pipeline.cases.clock import DueIndex, Watermark, wall_clock
+from pipeline.cases.derive import Fold
 from pipeline.cases.rows import Alert, Response
 from pipeline.cases.state import CaseEvent, CaseState
 from pipeline.sla.policy import SlaPolicy
@@ -118,14 +119,18 @@ class Outcome:
     states: dict[str, tuple[int, CaseState]] = field(default_factory=dict)
     evicted: dict[str, int] = field(default_factory=dict)  # case_id -> partition: quiet, closed, gone
     updates: int = 0
+    folds: dict[str, Fold] = field(default_factory=dict)  # case_id -> the reading of its new log
 
     def take(self, partition: int, step: Step) -> None:
         """Fold one step in."""
         self.responses.extend(step.responses)
         self.alerts.extend(step.alerts)
+        case_id = step.state.case_id
         if step.case is not None:
-            self.cases[step.state.case_id] = step.case
-        self.states[step.state.case_id] = (partition, step.state)
+            self.cases[case_id] = step.case
+        if step.fold is not None:
+            self.folds[case_id] = step.fold
+        self.states[case_id] = (partition, step.state)
         self.updates += 1
 
 
@@ -134,7 +139,9 @@ class CaseBook:
 
     `settle_after`: how far behind its partition's watermark a case's events settle (leave its log,
     folded into its totals); an event arriving later than that is too late to change the case. `evict_after`: how
-    long a closed case stays after its last event before it leaves the table.
+    long a closed case stays after its last event before it leaves the table. The reading of each
+    case's log is kept in memory (`Fold`), so an event in order is read alone; `apply` ignores one
+    that does not read the state it is given (a state restored from the changelog, say).
     """
 
     def __init__(
@@ -151,6 +158,7 @@ class CaseBook:
         self.settle_after = settle_after
         self.evict_after = evict_after
         self.due: dict[int, DueIndex] = {}
+        self.folds: dict[str, Fold] = {}
 
     def wake_at(self, state: CaseState) -> datetime | None:
         """When the case next needs the clock: its next deadline, or the end of its quiet period."""
@@ -161,6 +169,7 @@ class CaseBook:
     def rebuild(self, cases: Iterable[tuple[int, CaseState]]) -> None:
         """Rebuild the due indexes from stored states (after a restart or a rebalance)."""
         self.due = {}
+        self.folds = {}
         for partition, state in cases:
             self.due.setdefault(partition, DueIndex()).set(state.case_id, self.wake_at(state))
 
@@ -168,6 +177,7 @@ class CaseBook:
         """Stop watching the cases of partitions handed to another worker."""
         for partition in partitions:
             self.due.pop(partition, None)
+        self.folds = {}  # which partition a reading belongs to is not kept; a rebalance is rare
 
     def _state(self, outcome: Outcome, case_id: str) -> CaseState | None:
         staged = outcome.states.get(case_id)
@@ -179,7 +189,9 @@ class CaseBook:
         partitions = set()
         for partition, event in batch:
             self.clock.observe(partition, event.entry.ts)
-            step = apply(self._state(outcome, event.case_id), event, self.policy)
+            case_id = event.case_id
+            fold = outcome.folds.get(case_id) or self.folds.get(case_id)
+            step = apply(self._state(outcome, case_id), event, self.policy, fold=fold)
             outcome.take(partition, step)
             partitions.add(partition)
         for partition in partitions:
@@ -219,11 +231,17 @@ class CaseBook:
         for case_id, (partition, state) in list(outcome.states.items()):
             mark = self.clock.watermark(partition)
             if mark is not None:
-                outcome.states[case_id] = (partition, settle(state, mark - self.settle_after, self.policy))
+                fold = outcome.folds.get(case_id) or self.folds.get(case_id)
+                state, fold = settle(state, mark - self.settle_after, self.policy, fold)
+                outcome.states[case_id] = (partition, state)
+                if fold is not None:
+                    outcome.folds[case_id] = fold
 
     def commit(self, outcome: Outcome) -> None:
         """Make an outcome's states current in the due indexes (its rows are written by now)."""
         for case_id, (partition, state) in outcome.states.items():
             self.due.setdefault(partition, DueIndex()).set(case_id, self.wake_at(state))
+        self.folds.update(outcome.folds)
         for case_id, partition in outcome.evicted.items():
             self.due.setdefault(partition, DueIndex()).set(case_id, None)
+            self.folds.pop(case_id, None)

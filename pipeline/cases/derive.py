@@ -4,13 +4,15 @@ Recomputing from the ordered log, instead of updating counters event by event, i
 result independent of arrival order: a late event lands in its place and everything after it is
 re-read. Only the open part of the log is re-read: events older than the case's settle horizon are
 folded once into a `Settled` record (the fold's running totals) and leave the log, so the work and
-the stored state per event stay the size of the case's open business, not of its history.
+the stored state per event stay the size of the case's open business, not of its history. And an
+event that comes last in event-time order (most do) is read alone, after a copy of the `Fold` that
+read the log before it (`Fold.then`): reading is sequential, so that is the same fold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -82,9 +84,18 @@ class _Turn:
 
 
 @dataclass
-class _Fold:
+class Fold:
+    """A case's log as read so far: the running totals, deadlines and answers of every event read.
+
+    `base` is the settled part it went on from; `last` the last event read. Never changed once
+    handed out: reading on (`then`) works on a copy."""
+
     case_id: str
     policy: SlaPolicy
+    base: Settled | None = None
+    last: Entry | None = None
+    # Opened from an event that is not `contact_opened`: one read later would open the case anew.
+    opened_without_contact: bool = False
     priority: Priority = Priority.normal
     deadlines: dict[str, Deadline] = field(default_factory=dict)
     answers: list[Answer] = field(default_factory=list)
@@ -102,12 +113,13 @@ class _Fold:
     promises_broken: int = 0
 
     @classmethod
-    def resume(cls, case_id: str, policy: SlaPolicy, settled: Settled) -> _Fold:
+    def resume(cls, case_id: str, policy: SlaPolicy, settled: Settled) -> Fold:
         """Go on from where reading the settled events left off."""
         deadlines = {d.alert_id: d for d in settled.deadlines}
         fold = cls(
             case_id,
             policy,
+            base=settled,
             priority=settled.priority,
             deadlines=deadlines,
             resolution=deadlines.get(settled.resolution or ""),
@@ -122,6 +134,28 @@ class _Fold:
         )
         if settled.waiting:
             fold.turn = _Turn(list(settled.waiting), deadlines.get(settled.turn_deadline or ""))
+        return fold
+
+    def reads(self, settled: Settled | None, events: int, last: Entry | None) -> bool:
+        """Whether this is the reading of a case with that settled part, event count and last event."""
+        return self.base is settled and self.events_read == events and self.last is last
+
+    def then(self, entry: Entry) -> Fold | None:
+        """This reading with `entry` read after it: None if `entry` does not come last in event-time
+        order, or would change how the case opened (the log must then be read again)."""
+        if self.last is not None and order_key(entry) <= order_key(self.last):
+            return None
+        if self.opened_without_contact and entry.kind is Kind.contact_opened:
+            return None
+        fold = replace(
+            self,
+            deadlines=dict(self.deadlines),
+            answers=list(self.answers),
+            turn=self.turn and _Turn(list(self.turn.messages), self.turn.deadline),
+            promises=list(self.promises),
+            measures=dict(self.measures),
+        )
+        fold.feed((entry,))
         return fold
 
     def settle(self, until: datetime) -> Settled:
@@ -200,6 +234,7 @@ class _Fold:
         """Start a case from its earliest events: who, where, when, and the resolution clock."""
         opened = next((e for e in log if e.kind is Kind.contact_opened), None)
         first = opened or log[0]
+        self.opened_without_contact = opened is None
         self.priority = first.priority
         self.measures.update(customer_id=first.customer_id, channel=first.channel, opened_at=first.ts, status="open")
         self._open_resolution(first, first.ts)
@@ -207,6 +242,7 @@ class _Fold:
     def feed(self, log: Iterable[Entry]) -> None:
         """Read events in event-time order."""
         for e in log:
+            self.last = e
             self.measures["last_event_at"] = e.ts
             self.events_read += 1
             self._escalate(e)
@@ -385,27 +421,17 @@ class _Fold:
         return Derived(summary, deadlines, self.answers)
 
 
-def _fold(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None) -> _Fold:
+def read(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None) -> Fold:
+    """Read a case: its settled part, then `log` (sorted by `order_key`)."""
     if settled is not None:
-        fold = _Fold.resume(case_id, policy, settled)
+        fold = Fold.resume(case_id, policy, settled)
     elif log:
-        fold = _Fold(case_id, policy)
+        fold = Fold(case_id, policy)
         fold.open(log)
     else:
         raise ValueError("a case needs at least one event")
     fold.feed(log)
     return fold
-
-
-def derive(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None = None) -> Derived:
-    """Measures, deadlines and response rows of a case: its settled part, then `log` (sorted by `order_key`)."""
-    return _fold(case_id, log, policy, settled).finish()
-
-
-def reread(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None) -> tuple[set[str], list[Answer]]:
-    """The alert ids of every deadline and the answers of `log` read after its settled part (no measures)."""
-    fold = _fold(case_id, log, policy, settled)
-    return set(fold.deadlines), fold.answers
 
 
 def response(case_id: str, answer: Answer, policy: SlaPolicy, version: int) -> Response:
@@ -441,4 +467,4 @@ def response(case_id: str, answer: Answer, policy: SlaPolicy, version: int) -> R
 
 def settle(case_id: str, log: list[Entry], policy: SlaPolicy, settled: Settled | None, until: datetime) -> Settled:
     """Fold `log` (every event older than `until`) into the settled part."""
-    return _fold(case_id, log, policy, settled).settle(until)
+    return read(case_id, log, policy, settled).settle(until)
