@@ -34,6 +34,16 @@ class Message:
     offset: int
 
 
+def wants_more(taken: int, unread: int, batch_size: int, catch_up_batch_size: int) -> bool:
+    """Whether a batch of `taken` messages waits for one more take (of up to `batch_size`) before it lands.
+
+    Only while the rest of a `catch_up_batch_size` batch is already waiting (`unread` on the batch's
+    partitions: a backlog, not a burst) and one more take still fits: a backlog lands in fewer,
+    larger batches, while a live stream's batches stay what one take gathered (`batch_size`, or what
+    came within the flush window), as prompt as before."""
+    return unread >= catch_up_batch_size - taken and taken + batch_size <= catch_up_batch_size
+
+
 @dataclass
 class Landing:
     """Rows per ClickHouse table and messages per output topic, for one batch."""

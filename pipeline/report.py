@@ -20,6 +20,7 @@ class RunResult(Protocol):
     fed: object
     landed: Landed
     seconds: float
+    progress: object  # the worker's counters (streams.sink.Progress)
 
 
 def _totals(store: Store, result: RunResult | None) -> list[tuple[str, str]]:
@@ -40,6 +41,8 @@ def _totals(store: Store, result: RunResult | None) -> list[tuple[str, str]]:
     ]
     if result is not None and result.seconds > 0:
         rows.append(("wall time", f"{result.seconds:.1f} s ({result.fed.total / result.seconds:,.0f} events/s)"))
+        worker = result.progress
+        rows.append(("landing batches", f"{worker.landing_batches} (largest {worker.largest_landing_batch})"))
     return rows
 
 

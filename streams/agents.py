@@ -1,6 +1,8 @@
 """Agents: consume input topics in batches, land them through `pipeline.landing`, then ack.
 
 Offsets are committed only for acked events, and a batch is acked only after its rows are written.
+A batch is one take of `CX_BATCH_SIZE` messages, or, while a backlog waits on its partitions,
+several joined (up to `CX_CATCH_UP_BATCH_SIZE`): a backlog lands in fewer inserts.
 Two batches are in hand at once: while one is written, the next is landed in a worker process
 (`pipeline.landing_pool`); writes and acks keep the batches' order.
 """
@@ -13,11 +15,12 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 
 import faust
+from faust.types import TP
 
 from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
 from pipeline.config import Settings
 from pipeline.identity import FirstUse
-from pipeline.landing import Landing, Message
+from pipeline.landing import Landing, Message, wants_more
 from pipeline.landing_pool import LandingPool, first_uses_in
 from pipeline.store import Store
 from pipeline.store import tables
@@ -62,19 +65,37 @@ def register_agents(
             progress.landed += len(events)
             progress.case_feed += len(done.case_feed)
 
+        def unread(events: list[faust.EventT]) -> int:
+            # What is still to read after `events` on their partitions, by the consumer's log ends.
+            # Only partitions still assigned: a revoked one delivers nothing more to wait for.
+            last: dict[TP, int] = {}
+            for e in events:
+                last[e.message.tp] = max(last.get(e.message.tp, -1), e.message.offset)
+            assigned = app.consumer.assignment()
+            return sum(
+                max(0, (app.consumer.highwater(tp) or 0) - offset - 1) for tp, offset in last.items() if tp in assigned
+            )
+
         async def agent(stream: faust.StreamT) -> None:
             hand: deque[tuple[asyncio.Task, asyncio.Task]] = deque()  # (landing, write) per batch
+            events: list[faust.EventT] = []
             try:
-                async for events in stream.take_events(settings.batch_size, within=settings.flush_seconds):
-                    for event in events:
+                async for taken in stream.take_events(settings.batch_size, within=settings.flush_seconds):
+                    for event in taken:
                         event.message.incref()  # held until written (take_events acks on the way out)
+                    events += taken
+                    if wants_more(len(events), unread(events), settings.batch_size, settings.catch_up_batch_size):
+                        continue
+                    batch, events = events, []
+                    progress.landing_batches += 1
+                    progress.largest_landing_batch = max(progress.largest_landing_batch, len(batch))
                     messages = [
                         Message(e.message.value or b"", e.message.topic, e.message.partition, e.message.offset)
-                        for e in events
+                        for e in batch
                     ]
                     last_landing, last_write = hand[-1] if hand else (None, None)
                     landing = asyncio.ensure_future(land(messages, last_landing))
-                    written = asyncio.ensure_future(write(events, landing, last_write))
+                    written = asyncio.ensure_future(write(batch, landing, last_write))
                     written.add_done_callback(crash_on_failure)
                     hand.append((landing, written))
                     while hand and (len(hand) >= IN_HAND or hand[0][1].done()):

@@ -32,6 +32,7 @@ class FeedResult:
     fed: Fed
     landed: Landed
     seconds: float
+    progress: Progress  # the worker's own counts
 
 
 class _Watch:
@@ -137,4 +138,4 @@ async def feed_and_wait(
     watch = _Watch(settings, store, lines, since, on_sent, on_landed, stall_timeout, until_live, notices)
     await run_worker(settings, store, until=watch.done, poll=0.5, handle_signals=False, notices=notices, progress=watch.progress)
     assert watch.feed is not None
-    return FeedResult(fed=watch.feed.result(), landed=watch.now, seconds=time.monotonic() - started)
+    return FeedResult(fed=watch.feed.result(), landed=watch.now, seconds=time.monotonic() - started, progress=watch.progress)

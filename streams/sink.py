@@ -26,6 +26,8 @@ class Progress:
     """Counters the worker exposes to whoever runs it in-process (the demo, tests, benches)."""
 
     landed: int = 0  # input messages through landing: written or dead-lettered
+    landing_batches: int = 0
+    largest_landing_batch: int = 0  # messages (CX_BATCH_SIZE live, up to CX_CATCH_UP_BATCH_SIZE behind)
     case_feed: int = 0  # touchpoints forwarded to the case stream
     case_events: int = 0  # touchpoints applied to case state
     case_updates: int = 0  # case states changed (events and fired deadlines)

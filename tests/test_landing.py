@@ -5,7 +5,15 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline.cases.state import CaseEvent, Entry
 from pipeline.events import Touchpoint
-from pipeline.landing import Message, land_reviews, land_touchpoints, pack_case_events, read_case_event, read_case_events
+from pipeline.landing import (
+    Message,
+    land_reviews,
+    land_touchpoints,
+    pack_case_events,
+    read_case_event,
+    read_case_events,
+    wants_more,
+)
 
 TP = {
     "event_id": "E1", "case_id": "C1", "customer_id": "U1", "channel": "phone", "kind": "customer_message",
@@ -75,3 +83,14 @@ def test_the_case_feed_written_before_the_upgrade_still_reads():
     # Until 2026-12-02 the feed carried the whole touchpoint; a topic may hold such messages after an upgrade.
     old = json.dumps({"event": Touchpoint.model_validate(TP).model_dump(mode="json"), "sentiment": 0.9}).encode()
     assert read_case_event(old) == CaseEvent.of(Touchpoint.model_validate(TP), 0.9)
+
+
+def test_a_batch_waits_for_more_only_while_the_rest_of_a_catch_up_batch_waits():
+    assert wants_more(500, unread=1500, batch_size=500, catch_up_batch_size=2000)
+    assert wants_more(1500, unread=10_000, batch_size=500, catch_up_batch_size=2000)
+    assert wants_more(1500, unread=500, batch_size=500, catch_up_batch_size=2000)
+    assert not wants_more(2000, unread=10_000, batch_size=500, catch_up_batch_size=2000)  # full
+    assert not wants_more(1800, unread=10_000, batch_size=500, catch_up_batch_size=2000)  # would overshoot
+    assert not wants_more(500, unread=1499, batch_size=500, catch_up_batch_size=2000)  # a burst, not a backlog
+    assert not wants_more(120, unread=0, batch_size=500, catch_up_batch_size=2000)  # the flush window's take
+    assert not wants_more(500, unread=10_000, batch_size=500, catch_up_batch_size=500)  # joining off
