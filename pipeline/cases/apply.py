@@ -106,11 +106,7 @@ def apply(
 def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy, fold: Fold | None) -> Step:
     log = list(state.log)
     bisect.insort(log, entry, key=order_key)
-    last = state.log[-1] if state.log else None
-    if fold is not None and fold.reads(state.settled, state.events, last):
-        fold = fold.then(entry)
-    else:
-        fold = None
+    fold = fold.then(entry) if fold is not None and fold.reads(state) else None
     fold = fold or read(state.case_id, log, policy, state.settled)
     derived = fold.finish()
     raised = dict(state.raised)
@@ -190,7 +186,7 @@ def settle(
     if not old:
         return state, None
     rest = state.log[len(old) :]  # the log is in event-time order
-    if not rest and fold is not None and fold.reads(state.settled, state.events, old[-1]):
+    if not rest and fold is not None and fold.reads(state):
         settled = fold.settle(until)
     else:
         settled = settle_log(state.case_id, old, policy, state.settled, until)

@@ -183,6 +183,9 @@ class CaseBook:
         staged = outcome.states.get(case_id)
         return staged[1] if staged else self.load(case_id)
 
+    def _fold(self, outcome: Outcome, case_id: str) -> Fold | None:
+        return outcome.folds.get(case_id) or self.folds.get(case_id)
+
     def on_events(self, batch: Iterable[tuple[int, CaseEvent]]) -> Outcome:
         """Apply touchpoints in arrival order, then fire what the clock says is due on their partitions."""
         outcome = Outcome()
@@ -190,8 +193,7 @@ class CaseBook:
         for partition, event in batch:
             self.clock.observe(partition, event.entry.ts)
             case_id = event.case_id
-            fold = outcome.folds.get(case_id) or self.folds.get(case_id)
-            step = apply(self._state(outcome, case_id), event, self.policy, fold=fold)
+            step = apply(self._state(outcome, case_id), event, self.policy, fold=self._fold(outcome, case_id))
             outcome.take(partition, step)
             partitions.add(partition)
         for partition in partitions:
@@ -231,8 +233,7 @@ class CaseBook:
         for case_id, (partition, state) in list(outcome.states.items()):
             mark = self.clock.watermark(partition)
             if mark is not None:
-                fold = outcome.folds.get(case_id) or self.folds.get(case_id)
-                state, fold = settle(state, mark - self.settle_after, self.policy, fold)
+                state, fold = settle(state, mark - self.settle_after, self.policy, self._fold(outcome, case_id))
                 outcome.states[case_id] = (partition, state)
                 if fold is not None:
                     outcome.folds[case_id] = fold

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pipeline.cases.rows import Response, alert_id, ms
-from pipeline.cases.state import Deadline, Entry, Measures, Settled, Summary
+from pipeline.cases.state import CaseState, Deadline, Entry, Measures, Settled, Summary
 from pipeline.events.models import Actor, Kind, Priority
 from pipeline.sla.policy import Limit, Rule, SlaPolicy, human
 
@@ -136,9 +136,10 @@ class Fold:
             fold.turn = _Turn(list(settled.waiting), deadlines.get(settled.turn_deadline or ""))
         return fold
 
-    def reads(self, settled: Settled | None, events: int, last: Entry | None) -> bool:
-        """Whether this is the reading of a case with that settled part, event count and last event."""
-        return self.base is settled and self.events_read == events and self.last is last
+    def reads(self, state: CaseState) -> bool:
+        """Whether this is the reading of `state`: the same settled part, event count and last event."""
+        last = state.log[-1] if state.log else None
+        return self.base is state.settled and self.events_read == state.events and self.last is last
 
     def then(self, entry: Entry) -> Fold | None:
         """This reading with `entry` read after it: None if `entry` does not come last in event-time
