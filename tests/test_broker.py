@@ -65,11 +65,3 @@ def test_broker_dies_with_a_killed_parent(tmp_path):
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(child), "broker outlived its killed parent"
-
-
-def test_producer_checksums_batches_in_c():
-    # kafka-python (`cx produce`) falls back to a pure-Python CRC-32C without the crc32c package:
-    # 23 ms per 256 KiB batch, 40% of the produce stage (bench.stages --kafka: 101-110 vs 61-65 µs per event).
-    from kafka.record import util
-
-    assert util.crc32c_c is not None and util._crc32c is util.crc32c_c

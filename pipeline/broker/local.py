@@ -77,8 +77,10 @@ class LocalBroker:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient
+
+        from pipeline.broker.client import client_config
 
         deadline = time.monotonic() + timeout
         last: Exception | None = None
@@ -88,11 +90,9 @@ class LocalBroker:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     pass
-                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
-                admin.list_topics()
-                admin.close()
+                AdminClient(client_config(self.bootstrap)).list_topics(timeout=3)
                 return
-            except (OSError, KafkaError) as exc:
+            except (OSError, KafkaException) as exc:
                 last = exc
                 time.sleep(0.1)
         raise BrokerError(f"broker on {self.bootstrap} did not answer within {timeout:.0f}s: {last}")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
 
+from pipeline.broker.client import client_config
 from pipeline.config import Settings
 
 TOUCHPOINTS = "cx.touchpoints"
@@ -20,22 +20,20 @@ OUTPUT_TOPICS = (SCORED, BREACHES, DLQ)
 INTERNAL_TOPICS = (CASE_EVENTS,)
 
 
-def ensure_topics(settings: Settings) -> list[str]:
+def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     """Create every contract topic that does not exist yet; return the full names."""
     names = [settings.topic(t) for t in INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS]
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="cx-admin")
-    try:
-        existing = set(admin.list_topics())
-        missing = [
-            NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication)
-            for name in names
-            if name not in existing
-        ]
-        if missing:
-            try:
-                admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process won the race; the topic is what we wanted
-    finally:
-        admin.close()
+    admin = AdminClient(client_config(settings.kafka_bootstrap, **{"client.id": "cx-admin"}))
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [
+        NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication)
+        for name in names
+        if name not in existing
+    ]
+    for future in admin.create_topics(missing, request_timeout=timeout).values() if missing else ():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise  # another process winning the race is fine: the topic is what we wanted
     return names
