@@ -2,25 +2,13 @@
 
 import asyncio
 import json
-import time
 
-from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
 from pipeline.broker import ensure_topics
 from pipeline.broker.topics import CASE_EVENTS
 from streams.output import Output
-
-
-def _read(settings, topic: str, expected: int, timeout: float = 20.0) -> list:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest")
-    consumer.assign([TopicPartition(topic, p) for p in range(settings.partitions)])
-    got, deadline = [], time.monotonic() + timeout
-    while len(got) < expected and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
-            got.extend(records)
-    consumer.close()
-    return got
+from tests.records import read_topic
 
 
 def test_messages_land_once_in_their_keys_partition_in_order_and_batched(settings):
@@ -43,7 +31,7 @@ def test_messages_land_once_in_their_keys_partition_in_order_and_batched(setting
     # ~430 KB in 16 KiB batches: many messages per send, more than one send per partition.
     assert settings.partitions < batches < len(messages) // 10
 
-    got = _read(settings, settings.topic(CASE_EVENTS), len(messages))
+    got = read_topic(settings, settings.topic(CASE_EVENTS), len(messages))
     assert sorted(json.loads(r.value)["n"] for r in got) == list(range(len(messages)))
     for record in got:  # kafka-python's own murmur2: the Java client's partitioning
         if record.key is not None:
@@ -71,7 +59,7 @@ def test_packed_messages_go_where_their_keys_would_each_pack_holding_only_that_p
 
     asyncio.run(send())
     per_partition = {p: sum(1 for k in keys if (murmur2(k) & 0x7FFFFFFF) % settings.partitions == p) for p in range(settings.partitions)}
-    got = _read(settings, settings.topic(CASE_EVENTS), sum(-(-n // 50) for n in per_partition.values()))
+    got = read_topic(settings, settings.topic(CASE_EVENTS), sum(-(-n // 50) for n in per_partition.values()))
     assert len(got) == sum(-(-n // 50) for n in per_partition.values())  # 50 values a message, no more messages
     lines = []
     for record in sorted(got, key=lambda r: (r.partition, r.offset)):

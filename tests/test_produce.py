@@ -2,14 +2,13 @@
 partition by the Java client's hash, counted only once the broker acknowledged it."""
 
 import json
-import time
 
-from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
 from pipeline.broker import ensure_topics, free_port
 from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
 from pipeline.produce import MAX_MESSAGE_BYTES, produce_lines
+from tests.records import read_topic
 
 
 def _touchpoint(i: int) -> str:
@@ -21,17 +20,6 @@ def _review(i: int) -> str:
     return json.dumps({"review_id": f"R{i}", "customer_id": f"U{i % 7}", "channel": "app", "text": "好", "ts": "2026-11-02T08:00:00Z"})
 
 
-def _read(settings, topic: str, expected: int, timeout: float = 20.0) -> list:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest")
-    consumer.assign([TopicPartition(topic, p) for p in range(settings.partitions)])
-    got, deadline = [], time.monotonic() + timeout
-    while len(got) < expected and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
-            got.extend(records)
-    consumer.close()
-    return got
-
-
 def test_lines_land_in_their_topic_on_their_keys_partition_and_are_counted(settings):
     ensure_topics(settings)
     lines = [_touchpoint(i) for i in range(300)] + [_review(i) for i in range(50)]
@@ -41,8 +29,8 @@ def test_lines_land_in_their_topic_on_their_keys_partition_and_are_counted(setti
 
     assert (fed.touchpoints, fed.reviews, fed.invalid) == (300, 50, 2)
     assert fed.too_large == [len(lines)] and not fed.unsent and sum(ticks) == fed.total == 352
-    touchpoints = _read(settings, settings.topic(TOUCHPOINTS), 302)
-    reviews = _read(settings, settings.topic(REVIEWS), 50)
+    touchpoints = read_topic(settings, settings.topic(TOUCHPOINTS), 302)
+    reviews = read_topic(settings, settings.topic(REVIEWS), 50)
     assert sorted(r.value for r in touchpoints) == sorted(ln.encode() for ln in lines[:300] + lines[350:351] + lines[352:353])
     assert sorted(r.value for r in reviews) == sorted(ln.encode() for ln in lines[300:350])
     keyed = [r for r in touchpoints + reviews if r.key is not None]

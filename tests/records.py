@@ -1,0 +1,17 @@
+"""Reading topics back in tests with kafka-python: a client independent of the ones under test."""
+
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+
+
+def read_topic(settings, topic: str, expected: int, timeout: float = 20.0) -> list:
+    """Every record of `topic` (all partitions, from the start) once `expected` arrived or at `timeout`."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest")
+    consumer.assign([TopicPartition(topic, p) for p in range(settings.partitions)])
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < expected and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            got.extend(records)
+    consumer.close()
+    return got
