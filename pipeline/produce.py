@@ -16,6 +16,9 @@ from pipeline.events.validate import decode_event, validate_event
 
 # Kafka's default message.max.bytes (1 MiB + record overhead): a longer line is refused at the source.
 MAX_MESSAGE_BYTES = 1_048_576
+# Delivery reports are served every so many lines: each poll lets go of the interpreter, and in the
+# demo's feed (a thread of the worker's process) a poll per line made the feed wait on the worker.
+POLL_EVERY = 1000
 log = logging.getLogger("cx.produce")
 
 
@@ -115,8 +118,9 @@ def produce_lines(
                 break
             except BufferError:  # librdkafka's queue is full: let it send, then try again
                 producer.poll(0.05)
-        producer.poll(0)  # serve the delivery reports of what was sent meanwhile
         sent.append((number, routed))
+        if len(sent) % POLL_EVERY == 0:
+            producer.poll(0)  # serve the delivery reports of what was sent meanwhile
         if on_sent is not None:
             on_sent(1)
     producer.flush()
