@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from pipeline.broker.client import client_config
+from pipeline.broker.exceptions import BrokerUnavailable
 from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
 from pipeline.config import Settings
 from pipeline.events import Rejected, Review, Touchpoint
@@ -19,7 +19,7 @@ MAX_MESSAGE_BYTES = 1_048_576
 # Delivery reports are served every so many lines: each poll lets go of the interpreter, and in the
 # demo's feed (a thread of the worker's process) a poll per line made the feed wait on the worker.
 POLL_EVERY = 1000
-log = logging.getLogger("cx.produce")
+CONNECT_TIMEOUT = 10.0  # seconds for a broker to answer before anything is sent
 
 
 @dataclass
@@ -75,7 +75,8 @@ def produce_lines(
     delivery_timeout: float = 120.0,
 ) -> Fed:
     """Send every non-blank line; return the counts (and how many the worker will reject). A line the
-    broker has not acknowledged within `delivery_timeout` seconds is reported unsent."""
+    broker has not acknowledged within `delivery_timeout` seconds is reported unsent; no broker
+    answering at all raises BrokerUnavailable before any line is read."""
     # librdkafka builds and sends the batches on its own threads, outside the interpreter: kafka-python
     # did it in Python, ~60 µs per line (the demo's feed shares the worker's process).
     producer = Producer(
@@ -89,18 +90,24 @@ def produce_lines(
                 "message.max.bytes": MAX_MESSAGE_BYTES + 64 * 1024,
                 "message.timeout.ms": int(delivery_timeout * 1000),
                 "partitioner": "murmur2_random",  # the Java client's key hashing, as aiokafka's and Faust's
+                # At most 5 requests in flight, as the Java client and kafka-python: librdkafka's default
+                # (a million) let a fast feed queue so much on the broker that the worker's own sends
+                # waited past their 30 s timeout (seen once in the hostile-input test).
+                "max.in.flight.requests.per.connection": 5,
             },
         )
     )
+    try:
+        producer.list_topics(timeout=CONNECT_TIMEOUT)
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"no Kafka broker answered at {settings.kafka_bootstrap} within {CONNECT_TIMEOUT:.0f}s") from exc
     fed = Fed()
     acked: dict[int, bool] = {}  # line number -> the broker acknowledged it (filled by delivery reports)
     sent: list[tuple[int, Routed]] = []
 
-    def report(number: int) -> Callable:
+    def report(number: int) -> Callable[[KafkaError | None, object], None]:
         def delivered(error: KafkaError | None, _message: object) -> None:
-            acked[number] = error is None
-            if error is not None:
-                log.warning("line %d not acknowledged: %s", number, error)
+            acked[number] = error is None  # the unsent are reported by line number, not logged one by one
 
         return delivered
 

@@ -2,10 +2,13 @@
 partition by the Java client's hash, counted only once the broker acknowledged it."""
 
 import json
+import time
 
+import pytest
 from kafka.partitioner.default import murmur2
 
-from pipeline.broker import ensure_topics, free_port
+from pipeline.broker import LocalBroker, ensure_topics, free_port
+from pipeline.broker.exceptions import BrokerUnavailable
 from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
 from pipeline.produce import MAX_MESSAGE_BYTES, produce_lines
 from tests.records import read_topic
@@ -40,8 +43,29 @@ def test_lines_land_in_their_topic_on_their_keys_partition_and_are_counted(setti
     assert len({r.partition for r in keyed}) == settings.partitions
 
 
-def test_lines_no_broker_acknowledges_are_reported_unsent_not_counted(settings):
+def test_no_broker_at_the_address_is_a_clear_error_before_anything_is_read(settings):
     nobody = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
-    lines = [_touchpoint(i) for i in range(5)] + ["", _review(1)]
-    fed = produce_lines(nobody, lines, delivery_timeout=1.0)
-    assert fed.unsent == [1, 2, 3, 4, 5, 7] and fed.total == 0
+    read = []
+
+    def lines():
+        read.append(1)
+        yield _touchpoint(1)
+
+    with pytest.raises(BrokerUnavailable, match="no Kafka broker answered at 127.0.0.1:"):
+        produce_lines(nobody, lines())
+    assert not read
+
+
+def test_lines_the_broker_never_acknowledges_are_reported_unsent_not_counted(settings, tmp_path):
+    with LocalBroker(log=tmp_path / "broker.log") as broker:
+        own = settings.for_local_broker(broker.bootstrap)
+        ensure_topics(own)
+
+        def lines():
+            yield from (_touchpoint(i) for i in range(3))
+            time.sleep(1.0)  # delivered by now: librdkafka sends on its own threads
+            broker.stop()
+            yield from ["", *(_touchpoint(i) for i in range(3, 6))]
+
+        fed = produce_lines(own, lines(), delivery_timeout=1.0)
+    assert fed.unsent == [5, 6, 7] and fed.touchpoints == fed.total == 3

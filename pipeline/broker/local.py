@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from pipeline.broker.exceptions import BrokerError
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -31,10 +33,6 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass
-
-
-class BrokerError(RuntimeError):
-    """The local broker could not be started."""
 
 
 class LocalBroker:

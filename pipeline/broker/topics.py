@@ -18,19 +18,20 @@ CASE_EVENTS = "cx.case-events"
 INPUT_TOPICS = (TOUCHPOINTS, REVIEWS)
 OUTPUT_TOPICS = (SCORED, BREACHES, DLQ)
 INTERNAL_TOPICS = (CASE_EVENTS,)
+ADMIN_TIMEOUT = 30.0  # seconds for the broker to list and create topics
 
 
-def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+def ensure_topics(settings: Settings) -> list[str]:
     """Create every contract topic that does not exist yet; return the full names."""
     names = [settings.topic(t) for t in INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS]
     admin = AdminClient(client_config(settings.kafka_bootstrap, **{"client.id": "cx-admin"}))
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT).topics)
     missing = [
         NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication)
         for name in names
         if name not in existing
     ]
-    for future in admin.create_topics(missing, request_timeout=timeout).values() if missing else ():
+    for future in admin.create_topics(missing, request_timeout=ADMIN_TIMEOUT).values() if missing else ():
         try:
             future.result()
         except KafkaException as exc:

@@ -127,6 +127,7 @@ def _serve_page(settings: Settings, store):
 @app.command()
 def produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines")]) -> None:
     """Send each line to cx.touchpoints (has event_id) or cx.reviews (has review_id)."""
+    from pipeline.broker.exceptions import BrokerUnavailable
     from pipeline.produce import MAX_MESSAGE_BYTES, produce_lines
 
     settings = Settings.from_env()
@@ -134,7 +135,10 @@ def produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, he
     lines = file.read_bytes().splitlines()
     with _progress() as progress:
         task = progress.add_task("producing", total=len([ln for ln in lines if ln.strip()]))
-        fed = produce_lines(settings, lines, on_sent=lambda n: progress.advance(task, n))
+        try:
+            fed = produce_lines(settings, lines, on_sent=lambda n: progress.advance(task, n))
+        except BrokerUnavailable as exc:
+            _fail(f"{exc}: nothing was sent (check CX_KAFKA_BOOTSTRAP)")
     console.print(
         f"sent {fed.total}: {fed.touchpoints} touchpoints, {fed.reviews} reviews, "
         f"{fed.invalid} invalid (the worker dead-letters those)"
