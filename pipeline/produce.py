@@ -90,9 +90,9 @@ def produce_lines(
                 "message.max.bytes": MAX_MESSAGE_BYTES + 64 * 1024,
                 "message.timeout.ms": int(delivery_timeout * 1000),
                 "partitioner": "murmur2_random",  # the Java client's key hashing, as aiokafka's and Faust's
-                # At most 5 requests in flight, as the Java client and kafka-python: librdkafka's default
-                # (a million) let a fast feed queue so much on the broker that the worker's own sends
-                # waited past their 30 s timeout (seen once in the hostile-input test).
+                # At most 5 requests in flight, as the Java client and kafka-python. With librdkafka's
+                # default (a million) the worker's own sends once waited past their 30 s timeout while
+                # the hostile-input test's feed ran: a fast feed may queue too much on the broker.
                 "max.in.flight.requests.per.connection": 5,
             },
         )
