@@ -27,7 +27,7 @@ from pipeline.store import tables
 from streams.cases import register_cases
 from streams.output import Output
 from streams.sink import Progress, Sink
-from streams.topics import raw_topic
+from streams.topics import raw_topic, unread_after
 
 log = logging.getLogger("cx.landing")
 IN_HAND = 2  # batches landed or being written at once, per agent
@@ -65,28 +65,21 @@ def register_agents(
             progress.landed += len(events)
             progress.case_feed += len(done.case_feed)
 
-        def unread(events: list[faust.EventT]) -> int:
-            # What is still to read after `events` on their partitions, by the consumer's log ends.
-            # Only partitions still assigned: a revoked one delivers nothing more to wait for.
-            last: dict[TP, int] = {}
-            for e in events:
-                last[e.message.tp] = max(last.get(e.message.tp, -1), e.message.offset)
-            assigned = app.consumer.assignment()
-            return sum(
-                max(0, (app.consumer.highwater(tp) or 0) - offset - 1) for tp, offset in last.items() if tp in assigned
-            )
-
         async def agent(stream: faust.StreamT) -> None:
             hand: deque[tuple[asyncio.Task, asyncio.Task]] = deque()  # (landing, write) per batch
             events: list[faust.EventT] = []
+            taken_to: dict[TP, int] = {}  # the batch's last offset per partition: what follows is still to read
             try:
                 async for taken in stream.take_events(settings.batch_size, within=settings.flush_seconds):
                     for event in taken:
                         event.message.incref()  # held until written (take_events acks on the way out)
+                        taken_to[event.message.tp] = event.message.offset
                     events += taken
-                    if wants_more(len(events), unread(events), settings.batch_size, settings.catch_up_batch_size):
+                    unread = sum(unread_after(app, tp, offset) for tp, offset in taken_to.items())
+                    if wants_more(len(events), unread, settings.batch_size, settings.catch_up_batch_size):
                         continue
                     batch, events = events, []
+                    taken_to.clear()
                     progress.landing_batches += 1
                     progress.largest_landing_batch = max(progress.largest_landing_batch, len(batch))
                     messages = [

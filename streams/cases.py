@@ -24,7 +24,7 @@ from pipeline.landing import read_case_events
 from pipeline.sla.policy import load_policy
 from pipeline.store.tables import ALERTS, CASES, RESPONSES
 from streams.sink import Progress, Sink
-from streams.topics import keep_unacked, raw_topic
+from streams.topics import keep_unacked, raw_topic, unread_after
 
 log = logging.getLogger("cx.cases")
 STATUS_SECONDS = 30.0  # how often the worker logs the size of its case table
@@ -63,11 +63,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, progress: Pro
         # Events on the partition not applied yet (its high watermark, from the last fetch, is past
         # the last one applied): the stream is stalled or catching up, so the partition is not idle.
         # Nothing applied yet since the partition came: the clock's start-up grace decides.
-        tp = TP(topic.get_topic_name(), partition)
-        if partition not in applied or tp not in app.consumer.assignment():
-            return False
-        highwater = app.consumer.highwater(tp)
-        return highwater is not None and highwater > applied[partition] + 1
+        return partition in applied and unread_after(app, TP(topic.get_topic_name(), partition), applied[partition]) > 0
 
     clock = StreamClock(settings.clock, lateness=policy.lateness, behind=behind)
     book = CaseBook(policy, load, clock, settings.case_settle_after, settings.case_evict_after)

@@ -1,10 +1,11 @@
-"""Topic declarations and batch acknowledgement shared by the agents."""
+"""Topic declarations, batch acknowledgement and backlog readings shared by the agents."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import faust
+from faust.types import TP
 
 from pipeline.config import Settings
 
@@ -19,3 +20,12 @@ def keep_unacked(events: Iterable[faust.EventT]) -> None:
     the messages unacked, so their offsets are not committed and they are redelivered."""
     for event in events:
         event.message.incref()
+
+
+def unread_after(app: faust.App, tp: TP, offset: int) -> int:
+    """Messages on `tp` after `offset` still to read, by the log end the consumer last fetched; 0 for
+    a partition no longer assigned (it delivers nothing more here)."""
+    if tp not in app.consumer.assignment():
+        return 0
+    highwater = app.consumer.highwater(tp)
+    return max(0, highwater - offset - 1) if highwater is not None else 0
