@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # Durations as the SLA policy writes them: 600, 10m, 7d.
     case_settle_after: Duration = Field(default=timedelta(minutes=10), gt=timedelta(0))
     case_evict_after: Duration = Field(default=timedelta(days=7), gt=timedelta(0))
+    # The case states and their updates in a process of their own (a core the stream does not
+    # use); false: in a thread of the worker process.
+    case_process: bool = True
     # SLA limits, business hours and holidays (None: the packaged default policy).
     sla_policy: Path | None = None
     # Breach notices: the subscribers file (no file: no notices), where notices link to, the mail password.

@@ -18,6 +18,7 @@ import faust
 from faust.types import TP
 
 from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
+from pipeline.cases.process import CaseProcess
 from pipeline.config import Settings
 from pipeline.identity import FirstUse
 from pipeline.landing import Landing, Message, wants_more
@@ -34,13 +35,19 @@ IN_HAND = 2  # batches landed or being written at once, per agent
 
 
 def register_agents(
-    app: faust.App, settings: Settings, store: Store, pool: LandingPool, output: Output, progress: Progress
+    app: faust.App,
+    settings: Settings,
+    store: Store,
+    pool: LandingPool,
+    keeper: CaseProcess,
+    output: Output,
+    progress: Progress,
 ) -> None:
     """Declare topics and the landing agents on `app`."""
     touchpoints = raw_topic(app, settings, TOUCHPOINTS)
     reviews = raw_topic(app, settings, REVIEWS)
     sink = Sink(store, output)
-    register_cases(app, settings, sink, progress)
+    register_cases(app, settings, sink, keeper, progress)
 
     def crash_on_failure(task: asyncio.Task) -> None:
         # A batch that failed holds back every offset after it: stop the worker (its supervisor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from pipeline.cases.process import CaseProcess
 from pipeline.config import Settings
 from pipeline.delivery import NoticeRunner
 from pipeline.landing_pool import LandingPool
@@ -58,13 +59,15 @@ def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) ->
     return app
 
 
-def create_app(settings: Settings, store: Store, pool: LandingPool, output: Output, progress: Progress) -> faust.App:
+def create_app(
+    settings: Settings, store: Store, pool: LandingPool, keeper: CaseProcess, output: Output, progress: Progress
+) -> faust.App:
     """The main app (group = CX_APP_ID): landing and case agents, writing to `store` and `output`,
-    landing in `pool`, counting in `progress`."""
+    landing in `pool`, updating cases in `keeper`, counting in `progress`."""
     app = faust_app(settings, settings.app_id)
     from streams.agents import register_agents
 
-    register_agents(app, settings, store, pool, output, progress)
+    register_agents(app, settings, store, pool, keeper, output, progress)
     return app
 
 

@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack
 import faust
 
 from pipeline.broker import ensure_topics
+from pipeline.cases.process import CaseProcess
 from pipeline.config import Settings
 from pipeline.delivery import NoticeRunner
 from pipeline.gc_tuning import collecting_less
@@ -45,16 +46,22 @@ async def run_worker(
         pool = LandingPool(settings.landing_processes)
         resources.callback(pool.close)
         pool.start()
+        keeper = CaseProcess(
+            settings.sla_policy, settings.clock, settings.case_settle_after, settings.case_evict_after, settings.case_process
+        )
+        resources.callback(keeper.close)
+        keeper.start()
         output = Output(settings)
         await output.start()
         resources.push_async_callback(output.stop)  # after the app stopped: its last batches send here
-        await _run(settings, store, pool, output, progress or Progress(), until, poll, handle_signals, notices)
+        await _run(settings, store, pool, keeper, output, progress or Progress(), until, poll, handle_signals, notices)
 
 
 async def _run(
     settings: Settings,
     store: Store,
     pool: LandingPool,
+    keeper: CaseProcess,
     output: Output,
     progress: Progress,
     until: Callable[[faust.App], Awaitable[bool]] | None,
@@ -62,7 +69,7 @@ async def _run(
     handle_signals: bool,
     notices: NoticeRunner | None,
 ) -> None:
-    app = create_app(settings, store, pool, output, progress)
+    app = create_app(settings, store, pool, keeper, output, progress)
     notifier = create_notifier_app(settings, notices) if notices is not None else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

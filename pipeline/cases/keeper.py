@@ -1,0 +1,134 @@
+"""A worker's case states and the book over them, as the case agent drives them, ready to run apart.
+
+`CaseKeeper` owns the states (the case table's content), so only bytes and rows cross to the
+stream: case-feed messages in, breach messages, rows and changelog records out (`Settled`). The
+case agent runs it in a process of its own (`pipeline.cases.process`); the stream keeps the broker
+and the store. As with `CaseBook`, nothing is current until `commit`, after the writes landed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from pipeline.cases.book import CaseBook, ClockMode, Outcome, StreamClock
+from pipeline.cases.state import CaseRecord, CaseState
+from pipeline.landing import read_case_events
+from pipeline.sla.policy import SlaPolicy
+from pipeline.store.tables import ALERTS, CASES, RESPONSES
+
+Stored = bytes | dict  # a case table value: the changelog's JSON (written here) or it decoded (restored)
+
+
+@dataclass
+class Settled:
+    """What a batch or a tick produced, in the form it is written: breach messages (key, JSON),
+    rows per table, changelog records (case id, state JSON; None: the case is evicted)."""
+
+    breaches: list[tuple[bytes, bytes]] = field(default_factory=list)
+    rows: dict[str, list[dict]] = field(default_factory=dict)
+    changes: list[tuple[bytes, bytes | None]] = field(default_factory=list)
+    alert_keys: list[tuple[str, str]] = field(default_factory=list)  # (alert_id, status) published
+    events: int = 0  # touchpoints applied
+    updates: int = 0  # case states changed
+    evicted: int = 0
+    live: bool = False  # (a tick) every watched partition followed the wall clock
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to write: no state changed, no case left."""
+        return not self.updates and not self.evicted
+
+
+def stored_record(value: Stored) -> CaseRecord:
+    """The record a case table value holds."""
+    return CaseRecord.model_validate_json(value) if isinstance(value, bytes) else CaseRecord.model_validate(value)
+
+
+class CaseKeeper:
+    """Case states by case id, a `CaseBook` over them and its stream clock.
+
+    `behind`, given with each batch and tick: the partitions whose events the stream has fetched
+    but not handed over yet (the clock never calls those idle)."""
+
+    def __init__(
+        self,
+        policy: SlaPolicy,
+        clock: ClockMode = "auto",
+        settle_after: timedelta = timedelta(minutes=10),
+        evict_after: timedelta = timedelta(days=7),
+    ):
+        self.states: dict[str, CaseState] = {}
+        self._behind: frozenset[int] = frozenset()
+        self.clock = StreamClock(clock, lateness=policy.lateness, behind=lambda partition: partition in self._behind)
+        self.book = CaseBook(policy, self.states.get, self.clock, settle_after, evict_after)
+        self._pending: Outcome | None = None
+
+    def on_events(self, packs: Sequence[tuple[int, bytes]], behind: Iterable[int] = ()) -> Settled:
+        """Apply the case events of case-feed messages (partition, value), in order."""
+        self._behind = frozenset(behind)
+        batch = [(partition, event) for partition, value in packs for event in read_case_events(value)]
+        settled = self._settled(self.book.on_events(batch))
+        settled.events = len(batch)
+        return settled
+
+    def on_tick(self, behind: Iterable[int] = ()) -> Settled:
+        """Fire what the clock says is due, on every partition."""
+        self._behind = frozenset(behind)
+        live = all(self.clock.live(p) for p in self.book.due)
+        settled = self._settled(self.book.on_tick())
+        settled.live = live
+        return settled
+
+    def _settled(self, outcome: Outcome) -> Settled:
+        # An outcome not committed (its writes failed) is dropped: the next one starts from the
+        # states as they were, as the batch does when it is taken again.
+        self._pending = outcome
+        rows: dict[str, list[dict]] = {}
+        if outcome.responses:
+            rows[RESPONSES] = [r.row() for r in outcome.responses]
+        if outcome.alerts:
+            rows[ALERTS] = [a.row() for a in outcome.alerts]
+        if outcome.cases:
+            rows[CASES] = list(outcome.cases.values())
+        changes: list[tuple[bytes, bytes | None]] = [
+            (c.encode(), CaseRecord(partition=p, state=state).dump()) for c, (p, state) in outcome.states.items()
+        ]
+        changes += [(c.encode(), None) for c in outcome.evicted]  # tombstones: compaction drops the case
+        return Settled(
+            breaches=[(a.case_id.encode(), a.model_dump_json().encode()) for a in outcome.alerts],
+            rows=rows,
+            changes=changes,
+            alert_keys=[(a.alert_id, a.status) for a in outcome.alerts],
+            updates=outcome.updates,
+            evicted=len(outcome.evicted),
+        )
+
+    def commit(self) -> None:
+        """Make the last outcome current: its rows, breaches and changelog records are written."""
+        outcome, self._pending = self._pending, None
+        if outcome is None:
+            return
+        for case_id, (_, state) in outcome.states.items():
+            self.states[case_id] = state
+        for case_id in outcome.evicted:
+            self.states.pop(case_id, None)
+        self.book.commit(outcome)
+
+    def rebuild(self, stored: Iterable[Stored], owned: Iterable[int]) -> int:
+        """Take the case table's content (after a restart or a rebalance) and watch the cases of the
+        partitions owned now; returns how many those are."""
+        owned = set(owned)
+        records = [stored_record(value) for value in stored if value]
+        self.states.clear()
+        self.states.update((r.state.case_id, r.state) for r in records)
+        cases = [(r.partition, r.state) for r in records if r.partition in owned]
+        self.book.rebuild(cases)
+        self.clock.own(owned)
+        self._pending = None
+        return len(cases)
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """Stop watching the cases of partitions handed to another worker."""
+        self.book.forget(partitions)

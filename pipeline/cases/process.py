@@ -1,0 +1,101 @@
+"""The worker's `CaseKeeper` in a process of its own, so case updates use a core the stream does not.
+
+Only case-feed bytes go in and `Settled` (rows, messages, changelog JSON) comes out: the states stay
+in that process (shipping them both ways cost more than the update itself). Calls run one at a time,
+in the order made. With `own_process=False` the same keeper runs in a thread of this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import signal
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pipeline.cases.book import ClockMode
+from pipeline.cases.keeper import CaseKeeper, Settled, Stored
+from pipeline.gc_tuning import collect_less
+from pipeline.sla.policy import load_policy
+
+_keeper: CaseKeeper | None = None  # the case process's one keeper
+
+
+def _start_process(policy: Path | None, clock: ClockMode, settle_after: timedelta, evict_after: timedelta) -> None:
+    # Ctrl-C is the stream's to handle (it stops this process); collect like the worker does.
+    global _keeper
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _keeper = CaseKeeper(load_policy(policy), clock, settle_after, evict_after)
+    collect_less()
+
+
+def _call(method: str, *args: Any) -> Any:
+    assert _keeper is not None, "the case process starts its keeper first"
+    return getattr(_keeper, method)(*args)
+
+
+class CaseProcess:
+    """Async access to one `CaseKeeper` running in a process of its own (or a thread)."""
+
+    def __init__(
+        self,
+        policy: Path | None = None,
+        clock: ClockMode = "auto",
+        settle_after: timedelta = timedelta(minutes=10),
+        evict_after: timedelta = timedelta(days=7),
+        own_process: bool = True,
+    ):
+        self._executor: Executor
+        self._keeper: CaseKeeper | None = None
+        if own_process:
+            # spawn: the worker process has broker and ClickHouse threads a fork would copy half-way.
+            self._executor = ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_process,
+                initargs=(policy, clock, settle_after, evict_after),
+            )
+        else:
+            self._keeper = CaseKeeper(load_policy(policy), clock, settle_after, evict_after)
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="cx-cases")
+
+    async def _run(self, method: str, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._keeper is None:
+            return await loop.run_in_executor(self._executor, _call, method, *args)
+        return await loop.run_in_executor(self._executor, getattr(self._keeper, method), *args)
+
+    async def on_events(self, packs: Sequence[tuple[int, bytes]], behind: Iterable[int]) -> Settled:
+        """Apply case-feed messages (partition, value); see `CaseKeeper.on_events`."""
+        return await self._run("on_events", list(packs), frozenset(behind))
+
+    async def on_tick(self, behind: Iterable[int]) -> Settled:
+        """Fire what is due; see `CaseKeeper.on_tick`."""
+        return await self._run("on_tick", frozenset(behind))
+
+    async def commit(self) -> None:
+        """Make the last outcome current (its writes landed)."""
+        await self._run("commit")
+
+    async def rebuild(self, stored: Iterable[Stored], owned: Iterable[int]) -> int:
+        """Replace the states with the case table's content; returns the cases on `owned` partitions."""
+        return await self._run("rebuild", list(stored), set(owned))
+
+    async def forget(self, partitions: Iterable[int]) -> None:
+        """Stop watching the cases of `partitions`."""
+        await self._run("forget", set(partitions))
+
+    def start(self) -> None:
+        """Start the process now (imports and the policy take a moment) rather than on the first batch."""
+        self._executor.submit(_ready)
+
+    def close(self) -> None:
+        """Stop the process; what it held is in the changelog."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _ready() -> bool:
+    return True
