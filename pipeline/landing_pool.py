@@ -16,6 +16,7 @@ import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
+from pipeline.children import die_with_parent
 from pipeline.events.models import ID_MAX_LENGTH
 from pipeline.gc_tuning import collect_less
 from pipeline.identity import FirstUse
@@ -88,9 +89,11 @@ def land_batch(table: str, messages: Sequence[Message], known: Mapping[str, Firs
 
 
 def _start_process() -> None:
-    # A worker process ignores Ctrl-C (the stream stops it) and loads dictionaries and model once;
-    # then, like the worker, it leaves them out of garbage collection and collects less often.
+    # A worker process ignores Ctrl-C (the stream stops it), ends with the worker however it ends,
+    # and loads dictionaries and model once; then, like the worker, it leaves them out of garbage
+    # collection and collects less often.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
     from pipeline.text import analyze
 
     analyze("预热")

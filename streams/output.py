@@ -6,9 +6,11 @@ than a Faust send.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
@@ -18,6 +20,7 @@ from pipeline.config import Settings
 # stall (Faust's own default is 20 minutes).
 PRODUCER_REQUEST_TIMEOUT = 30.0  # seconds
 _PARTITIONER = DefaultPartitioner()  # what AIOKafkaProducer.send uses: murmur2 of the key, like Java's
+log = logging.getLogger("cx.output")
 
 
 class Output:
@@ -84,9 +87,23 @@ class Output:
             batch = open_batches.get(partition)
             if batch is None or batch.append(key=key, value=value, timestamp=None) is None:
                 if batch is not None:
-                    sent.append(await producer.send_batch(batch, name, partition=partition))
+                    sent.append(await self._enqueue(batch, name, partition))
                 batch = open_batches[partition] = producer.create_batch()
                 batch.append(key=key, value=value, timestamp=None)  # a batch's first message always fits
         for partition, batch in open_batches.items():
-            sent.append(await producer.send_batch(batch, name, partition=partition))
+            sent.append(await self._enqueue(batch, name, partition))
         return sent
+
+    async def _enqueue(self, batch: BatchBuilder, name: str, partition: int) -> asyncio.Future:
+        """Hand a batch to the producer; the future resolves once the broker holds it."""
+        assert self._producer is not None
+        while True:
+            try:
+                return await self._producer.send_batch(batch, name, partition=partition)
+            except KafkaTimeoutError:
+                # No room for it within the request timeout (the partition's batch before it was not
+                # sent, or no metadata came): the broker is stalled or away (a local Tansu was seen
+                # not to answer for 30 s under load). An outage is waited out; this batch was not
+                # queued, so queueing it again sends it once. If the one before fails, its future
+                # says so and the events behind it are redelivered.
+                log.warning("no batch for %s[%d] taken within the request timeout (the broker is stalled?): waiting", name, partition)

@@ -6,33 +6,20 @@ Production runs Apache Kafka; nothing else in the code knows which broker it tal
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 from pipeline.broker.exceptions import BrokerError
-
-PR_SET_PDEATHSIG = 1
-
+from pipeline.children import die_with_parent
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    # Runs in the child before exec: the kernel sends SIGTERM if our process dies, even by SIGKILL.
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 class LocalBroker:
@@ -64,7 +51,7 @@ class LocalBroker:
         with open(self.log or os.devnull, "ab") as out:  # the child keeps its own copy of the handle
             self._proc = subprocess.Popen(
                 cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, preexec_fn=_die_with_parent,
+                env=env, preexec_fn=die_with_parent,  # runs in the child before exec
             )  # fmt: skip
         atexit.register(self.stop)
         try:

@@ -18,6 +18,7 @@ from typing import Any
 
 from pipeline.cases.book import ClockMode
 from pipeline.cases.keeper import CaseKeeper, Settled, Stored
+from pipeline.children import die_with_parent
 from pipeline.gc_tuning import collect_less
 from pipeline.sla.policy import load_policy
 
@@ -25,9 +26,11 @@ _keeper: CaseKeeper | None = None  # the case process's one keeper
 
 
 def _start_process(policy: Path | None, clock: ClockMode, settle_after: timedelta, evict_after: timedelta) -> None:
-    # Ctrl-C is the stream's to handle (it stops this process); collect like the worker does.
+    # Ctrl-C is the stream's to handle (it stops this process), which ends with the worker however
+    # the worker ends (the states are in the changelog); collect like the worker does.
     global _keeper
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
     _keeper = CaseKeeper(load_policy(policy), clock, settle_after, evict_after)
     collect_less()
 
