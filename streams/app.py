@@ -9,6 +9,7 @@ from pipeline.config import Settings
 from pipeline.delivery import NoticeRunner
 from pipeline.landing_pool import LandingPool
 from pipeline.store import Store
+from streams.consumer import Transport
 from streams.output import PRODUCER_REQUEST_TIMEOUT, Output
 from streams.recovery import CaseTableManager
 from streams.sink import Progress
@@ -49,6 +50,9 @@ def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) ->
         # Restores tables to their changelogs' true ends, which Tansu misreports for batches.
         TableManager=CaseTableManager,
     )
+    # Faust takes its transport from the broker URL; ours differs only in the consumer's delivery of
+    # each message (streams.consumer). Set before anything asks for the consumer.
+    app.transport = Transport(app.conf.broker_consumer, app)
 
     @app.on_partitions_revoked.connect
     async def commit_before_handover(sender: faust.App, revoked: set, **kwargs) -> None:
