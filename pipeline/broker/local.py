@@ -15,6 +15,7 @@ from pathlib import Path
 from pipeline.broker.exceptions import BrokerError
 from pipeline.children import die_with_parent
 
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
