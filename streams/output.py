@@ -6,6 +6,7 @@ than a Faust send.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterable
 
@@ -57,7 +58,7 @@ class Output:
         """`send` to the topic called `name` as it is (an internal topic such as a table's changelog;
         a value None is a tombstone)."""
         partitions = await self._partitions(name)
-        return await self._send(name, ((_PARTITIONER(k, partitions, partitions), k, v) for k, v in messages))
+        return await self._send(name, ((_partition(k, partitions), k, v) for k, v in messages))
 
     async def send_packed(
         self, topic: str, messages: Iterable[tuple[bytes, bytes]], pack: Callable[[list[bytes]], list[bytes]]
@@ -68,13 +69,13 @@ class Output:
         partitions = await self._partitions(name)
         values: dict[int, list[bytes]] = {}
         for key, value in messages:
-            values.setdefault(_PARTITIONER(key, partitions, partitions), []).append(value)
+            values.setdefault(_partition(key, partitions), []).append(value)
         return await self._send(name, ((p, None, packed) for p, vs in values.items() for packed in pack(vs)))
 
-    async def _partitions(self, name: str) -> list[int]:
+    async def _partitions(self, name: str) -> tuple[int, ...]:
         if self._producer is None:
             raise RuntimeError("the output producer is not started")
-        return sorted(await self._producer.partitions_for(name))
+        return tuple(sorted(await self._producer.partitions_for(name)))
 
     async def _send(self, name: str, messages: Iterable[tuple[int, bytes | None, bytes | None]]) -> list[asyncio.Future]:
         producer = self._producer
@@ -107,3 +108,15 @@ class Output:
                 # queued, so queueing it again sends it once. If the one before fails, its future
                 # says so and the events behind it are redelivered.
                 log.warning("no batch for %s[%d] taken within the request timeout (the broker is stalled?): waiting", name, partition)
+
+
+def _partition(key: bytes | None, partitions: tuple[int, ...]) -> int:
+    """The partition Kafka's default partitioner picks for `key` (None: any)."""
+    return _PARTITIONER(None, partitions, partitions) if key is None else _keyed_partition(key, partitions)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _keyed_partition(key: bytes, partitions: tuple[int, ...]) -> int:
+    # Cached: a case's id comes back with each of its events and state changes, and murmur2 is pure
+    # Python in aiokafka (the partitioner was ~4% of the worker thread, py-spy).
+    return _PARTITIONER(key, partitions, partitions)
