@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
-import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
-from pipeline.children import die_with_parent
+from pipeline.children import start_now, worker_processes
 from pipeline.events.models import ID_MAX_LENGTH
-from pipeline.gc_tuning import collect_less
 from pipeline.identity import FirstUse
 from pipeline.landing import Landing, Message, land_reviews, land_touchpoints
 from pipeline.store.tables import EVENT_IDS, REVIEWS, TOUCHPOINTS
@@ -88,20 +85,11 @@ def land_batch(table: str, messages: Sequence[Message], known: Mapping[str, Firs
     return land(messages, first_uses)
 
 
-def _start_process() -> None:
-    # A worker process ignores Ctrl-C (the stream stops it), ends with the worker however it ends,
-    # and loads dictionaries and model once; then, like the worker, it leaves them out of garbage
-    # collection and collects less often.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent()
+def _load_text() -> None:
+    # Dictionaries and model, once per landing process.
     from pipeline.text import analyze
 
     analyze("预热")
-    collect_less()
-
-
-def _ready() -> bool:
-    return True
 
 
 class LandingPool:
@@ -112,9 +100,7 @@ class LandingPool:
         self.processes = processes = default_processes() if processes is None else processes
         self._executor: Executor
         if processes:
-            # spawn: the worker process has broker and ClickHouse threads a fork would copy half-way.
-            context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(processes, mp_context=context, initializer=_start_process)
+            self._executor = worker_processes(processes, _load_text)
         else:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="cx-landing")
 
@@ -136,7 +122,7 @@ class LandingPool:
 
     def start(self) -> None:
         """Start a worker process now (loading takes a second or two) rather than on the first batch."""
-        self._executor.submit(_ready)
+        start_now(self._executor)
 
     def close(self) -> None:
         """Stop the worker processes (a batch still in one is not waited for: it is redelivered)."""

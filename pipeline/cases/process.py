@@ -8,31 +8,23 @@ in the order made. With `own_process=False` the same keeper runs in a thread of 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import signal
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pipeline.cases.book import ClockMode
 from pipeline.cases.keeper import CaseKeeper, Settled, Stored
-from pipeline.children import die_with_parent
-from pipeline.gc_tuning import collect_less
+from pipeline.children import start_now, worker_processes
 from pipeline.sla.policy import load_policy
 
 _keeper: CaseKeeper | None = None  # the case process's one keeper
 
 
-def _start_process(policy: Path | None, clock: ClockMode, settle_after: timedelta, evict_after: timedelta) -> None:
-    # Ctrl-C is the stream's to handle (it stops this process), which ends with the worker however
-    # the worker ends (the states are in the changelog); collect like the worker does.
+def _start_keeper(policy: Path | None, clock: ClockMode, settle_after: timedelta, evict_after: timedelta) -> None:
     global _keeper
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent()
     _keeper = CaseKeeper(load_policy(policy), clock, settle_after, evict_after)
-    collect_less()
 
 
 def _call(method: str, *args: Any) -> Any:
@@ -54,13 +46,8 @@ class CaseProcess:
         self._executor: Executor
         self._keeper: CaseKeeper | None = None
         if own_process:
-            # spawn: the worker process has broker and ClickHouse threads a fork would copy half-way.
-            self._executor = ProcessPoolExecutor(
-                1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_process,
-                initargs=(policy, clock, settle_after, evict_after),
-            )
+            # The states are in the changelog: the process may end with the worker however it ends.
+            self._executor = worker_processes(1, _start_keeper, policy, clock, settle_after, evict_after)
         else:
             self._keeper = CaseKeeper(load_policy(policy), clock, settle_after, evict_after)
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="cx-cases")
@@ -93,12 +80,8 @@ class CaseProcess:
 
     def start(self) -> None:
         """Start the process now (imports and the policy take a moment) rather than on the first batch."""
-        self._executor.submit(_ready)
+        start_now(self._executor)
 
     def close(self) -> None:
         """Stop the process; what it held is in the changelog."""
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _ready() -> bool:
-    return True
