@@ -1,4 +1,5 @@
-"""Agents: consume input topics in batches, land them through `pipeline.landing`, then ack.
+"""Landing agents: take the input topics' messages in batches (`streams.bulk`), land them through
+`pipeline.landing`, then ack.
 
 Offsets are committed only for acked events, and a batch is acked only after its rows are written.
 A batch is one take of `CX_BATCH_SIZE` messages, or, while a backlog waits on its partitions,
@@ -12,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 
 import faust
 from faust.types import TP
+from faust.types import Message as FetchedMessage
 
 from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
 from pipeline.cases.process import CaseProcess
@@ -25,6 +27,7 @@ from pipeline.landing import Landing, Message, wants_more
 from pipeline.landing_pool import LandingPool, first_uses_in
 from pipeline.store import Store
 from pipeline.store import tables
+from streams.bulk import Bulk
 from streams.cases import register_cases
 from streams.output import Output
 from streams.sink import Progress, Sink
@@ -42,10 +45,10 @@ def register_agents(
     keeper: CaseProcess,
     output: Output,
     progress: Progress,
+    bulks: MutableMapping[str, Bulk],
 ) -> None:
-    """Declare topics and the landing agents on `app`."""
-    touchpoints = raw_topic(app, settings, TOUCHPOINTS)
-    reviews = raw_topic(app, settings, REVIEWS)
+    """Declare topics and the landing agents on `app`; `bulks` (which `app`'s consumer reads) gets
+    a `Bulk` per input topic."""
     sink = Sink(store, output)
     register_cases(app, settings, sink, keeper, progress)
 
@@ -56,56 +59,62 @@ def register_agents(
             log.error("writing a batch failed: the worker stops", exc_info=task.exception())
             asyncio.ensure_future(app.crash(task.exception()))
 
-    def batch_agent(table: str):
+    def landing_loop(table: str, bulk: Bulk):
         async def land(messages: Sequence[Message], earlier: asyncio.Task | None) -> Landing:
             # Ids first used in the batch before this one count as used, though it is not written yet.
             before: Mapping[str, FirstUse] = first_uses_in(await earlier, table) if earlier else {}
             return await pool.land(table, messages, sink.first_uses, before)
 
-        async def write(events: list[faust.EventT], landing: asyncio.Task, previous: asyncio.Task | None) -> None:
+        async def write(batch: list[FetchedMessage], landing: asyncio.Task, previous: asyncio.Task | None) -> None:
             done = await landing
             if previous is not None:
                 await previous  # in order: a failed batch stops the ones after it (all redelivered)
             await sink.write(done)
-            for event in events:
-                event.ack()
-            progress.landed += len(events)
+            for message in batch:
+                app.consumer.ack(message)
+            progress.landed += len(batch)
             progress.case_feed += len(done.case_feed)
 
-        async def agent(stream: faust.StreamT) -> None:
+        async def run() -> None:
             hand: deque[tuple[asyncio.Task, asyncio.Task]] = deque()  # (landing, write) per batch
-            events: list[faust.EventT] = []
+            held: list[FetchedMessage] = []  # taken, waiting to join a larger batch
             taken_to: dict[TP, int] = {}  # the batch's last offset per partition: what follows is still to read
             try:
-                async for taken in stream.take_events(settings.batch_size, within=settings.flush_seconds):
-                    for event in taken:
-                        event.message.incref()  # held until written (take_events acks on the way out)
-                        taken_to[event.message.tp] = event.message.offset
-                    events += taken
-                    unread = sum(unread_after(app, tp, offset) for tp, offset in taken_to.items())
-                    if wants_more(len(events), unread, settings.batch_size, settings.catch_up_batch_size):
+                while True:
+                    # Holding a batch, wait no longer than the flush window: an idle stream lands it.
+                    taken = await bulk.take(settings.batch_size, settings.flush_seconds, wait=not held)
+                    for message in taken:
+                        taken_to[message.tp] = message.offset
+                    held += taken
+                    if not held:
                         continue
-                    batch, events = events, []
+                    unread = sum(unread_after(app, tp, offset) for tp, offset in taken_to.items())
+                    if taken and wants_more(len(held), unread, settings.batch_size, settings.catch_up_batch_size):
+                        continue
+                    batch, held = held, []
                     taken_to.clear()
                     progress.landing_batches += 1
                     progress.largest_landing_batch = max(progress.largest_landing_batch, len(batch))
-                    messages = [
-                        Message(e.message.value or b"", e.message.topic, e.message.partition, e.message.offset)
-                        for e in batch
-                    ]
+                    messages = [Message(m.value or b"", m.topic, m.partition, m.offset) for m in batch]
                     last_landing, last_write = hand[-1] if hand else (None, None)
                     landing = asyncio.ensure_future(land(messages, last_landing))
                     written = asyncio.ensure_future(write(batch, landing, last_write))
                     written.add_done_callback(crash_on_failure)
                     hand.append((landing, written))
                     while hand and (len(hand) >= IN_HAND or hand[0][1].done()):
-                        await hand.popleft()[1]  # a failure ends the agent; its batches stay unacked
+                        await hand.popleft()[1]  # a failure ends the loop; its batches stay unacked
+            except Exception as exc:
+                await app.crash(exc)  # a failed write has crashed the worker already: no-op then
             finally:
                 for landing, written in hand:
                     landing.cancel()
                     written.cancel()
 
-        return agent
+        return run
 
-    app.agent(touchpoints, name="land_touchpoints")(batch_agent(tables.TOUCHPOINTS))
-    app.agent(reviews, name="land_reviews")(batch_agent(tables.REVIEWS))
+    for name, table in ((TOUCHPOINTS, tables.TOUCHPOINTS), (REVIEWS, tables.REVIEWS)):
+        topic = raw_topic(app, settings, name)
+        bulk = bulks[topic.get_topic_name()] = Bulk(capacity=2 * settings.catch_up_batch_size)
+        app.topics.add(topic)  # subscribed; the consumer puts its messages in `bulk`
+        app.flow_control.manage_queue(bulk)  # emptied when a rebalance starts
+        app.task(landing_loop(table, bulk))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import faust
 
 from pipeline.cases.process import CaseProcess
@@ -9,16 +11,20 @@ from pipeline.config import Settings
 from pipeline.delivery import NoticeRunner
 from pipeline.landing_pool import LandingPool
 from pipeline.store import Store
+from streams.bulk import Bulk
 from streams.consumer import Transport
 from streams.output import PRODUCER_REQUEST_TIMEOUT, Output
 from streams.recovery import CaseTableManager
 from streams.sink import Progress
 
 
-def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) -> faust.App:
+def faust_app(
+    settings: Settings, app_id: str, finish_in_flight: bool = True, bulks: Mapping[str, Bulk] | None = None
+) -> faust.App:
     """A bare Faust app with the project's consumer and producer settings; `app_id` is its group.
 
-    `finish_in_flight`: a rebalance or a stop waits until the events being processed are acked."""
+    `finish_in_flight`: a rebalance or a stop waits until the events being processed are acked.
+    `bulks`: topic name -> `Bulk`, for topics whose fetched messages are handed over in lists."""
     session = settings.kafka_session_timeout
     datadir = settings.data_dir / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -50,9 +56,9 @@ def faust_app(settings: Settings, app_id: str, finish_in_flight: bool = True) ->
         # Restores tables to their changelogs' true ends, which Tansu misreports for batches.
         TableManager=CaseTableManager,
     )
-    # Faust takes its transport from the broker URL; ours differs only in the consumer's delivery of
-    # each message (streams.consumer). Set before anything asks for the consumer.
-    app.transport = Transport(app.conf.broker_consumer, app)
+    # Faust takes its transport from the broker URL; ours differs only in how the consumer delivers
+    # fetched messages (streams.consumer). Set before anything asks for the consumer.
+    app.transport = Transport(app.conf.broker_consumer, app, bulks=bulks if bulks is not None else {})
 
     @app.on_partitions_revoked.connect
     async def commit_before_handover(sender: faust.App, revoked: set, **kwargs) -> None:
@@ -68,10 +74,11 @@ def create_app(
 ) -> faust.App:
     """The main app (group = CX_APP_ID): landing and case agents, writing to `store` and `output`,
     landing in `pool`, updating cases in `keeper`, counting in `progress`."""
-    app = faust_app(settings, settings.app_id)
+    bulks: dict[str, Bulk] = {}
+    app = faust_app(settings, settings.app_id, bulks=bulks)
     from streams.agents import register_agents
 
-    register_agents(app, settings, store, pool, keeper, output, progress)
+    register_agents(app, settings, store, pool, keeper, output, progress, bulks)
     return app
 
 

@@ -1,13 +1,16 @@
-"""Each fetched message's delivery: inline while it need not wait, racing a rebalance once it waits."""
+"""Fetched messages' delivery: bulk topics' a fetch at a time; each other message inline while it
+need not wait, racing a rebalance once it waits."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from faust.types import TP, Message
 
 from pipeline.config import Settings
 from streams.app import faust_app
+from streams.bulk import Bulk
 from streams.consumer import Consumer
 
 
@@ -113,3 +116,44 @@ def test_a_delivery_that_fails_inline_raises(new_consumer):
 
     with pytest.raises(ValueError, match="bad message"):
         asyncio.run(run())
+
+
+def _fetched(topic: str, partition: int, offsets) -> list[Message]:
+    return [Message(topic, partition, o, 0.0, 0, None, None, b"{}", None) for o in offsets]
+
+
+def test_a_bulk_topics_fetch_is_handed_over_whole_and_tracked_as_faust_tracks_deliveries(new_consumer):
+    async def run():
+        consumer = new_consumer()
+        consumer.app.flow_control.resume()  # as after recovery
+        bulk = Bulk(capacity=100)
+        tp = TP("cx.touchpoints", 0)
+        consumer._read_offset[tp] = 10  # what a seek to the committed offset 10 leaves
+        fetched = _fetched(tp.topic, 0, [8, 9, 10, 11, 15])  # 8, 9: read before the seek
+        await consumer.wait_first(consumer._hand_over(bulk, fetched), consumer.suspend_flow.wait())
+        taken = await bulk.take(10, within=0.0)
+        return consumer, tp, taken
+
+    consumer, tp, taken = asyncio.run(run())
+    assert [m.offset for m in taken] == [10, 11, 15]
+    # A rebalance or a stop waits for these to be acked (the e2e tests: and they are committed).
+    assert {m.offset for m in consumer.unacked} == {10, 11, 15}
+    assert consumer._read_offset[tp] == 15
+    assert consumer._gap[tp].overlap(12, 15)  # 12-14 never came: commits may pass them
+    assert not consumer._gap[tp].overlap(10, 12)
+
+
+def test_a_rebalance_cuts_a_bulk_hand_over_short_before_anything_is_tracked(new_consumer):
+    async def run():
+        consumer = new_consumer()  # the app's flow is suspended: the hand-over waits
+        bulk = Bulk(capacity=100)
+        waiting = asyncio.ensure_future(
+            consumer.wait_first(consumer._hand_over(bulk, _fetched("cx.touchpoints", 0, [0, 1])), consumer.suspend_flow.wait())
+        )
+        await asyncio.sleep(0.01)
+        consumer.suspend_flow.set()
+        await waiting
+        return consumer, bulk
+
+    consumer, bulk = asyncio.run(run())
+    assert len(bulk) == 0 and not consumer.unacked  # read again after the rebalance's seek

@@ -3,6 +3,10 @@
 import asyncio
 import json
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from pipeline.broker.offsets import end_offsets
+from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
 from pipeline.generate import generate
 from pipeline.store.base import scalar
 from streams.demo import feed_and_wait
@@ -55,6 +59,11 @@ def test_restart_resumes_from_committed_offsets(settings, clean_store):
     first = generate(600, seed=31)
     asyncio.run(feed_and_wait(settings, store, first.lines, stall_timeout=60))
     assert scalar(store, "SELECT count() FROM cx.touchpoints") == first.touchpoints
+    # Every input message was acked and its offset committed: the group stands at each log's end.
+    inputs = [(settings.topic(name), p) for name in (TOUCHPOINTS, REVIEWS) for p in range(settings.partitions)]
+    ends = asyncio.run(end_offsets(settings.kafka_bootstrap, inputs))
+    assert sum(ends.values()) == first.touchpoints + first.reviews
+    assert asyncio.run(_committed(settings, list(ends))) == {tp: end or None for tp, end in ends.items()}
 
     more = [ln for ln in generate(700, seed=32).lines if '"event_id"' in ln][:40]
     more = [ln.replace('"C0', '"X0') for ln in more]  # new case and event ids
@@ -64,6 +73,16 @@ def test_restart_resumes_from_committed_offsets(settings, clean_store):
     assert scalar(store, "SELECT count() FROM cx.touchpoints WHERE case_id NOT LIKE 'X%'") == first.touchpoints
     assert scalar(store, "SELECT count() FROM cx.touchpoints FINAL") == total
     assert scalar(store, "SELECT uniqExact(event_id) FROM cx.touchpoints") == total
+
+
+async def _committed(settings, tps: list[TopicPartition]) -> dict[TopicPartition, int | None]:
+    # The group's committed offsets, read without joining it.
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.app_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return {tp: await consumer.committed(tp) for tp in tps}
+    finally:
+        await consumer.stop()
 
 
 def test_worker_stops_cleanly_when_told(settings, store):
