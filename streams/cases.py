@@ -3,7 +3,8 @@
 Validated touchpoints arrive on the internal `cx.case-events` topic on their case's partition,
 packed (one message per partition per landing batch), with their sentiment, so text is scored once.
 Each batch: apply (in the case process, `pipeline.cases.process`) -> publish breaches -> write
-responses, alerts and case rows -> write the changelog and the table -> commit -> ack. A timer fires
+responses, alerts and case rows -> write the changelog and the table -> ack; the next batch is
+applied while one is written, and the writes keep the batches' order. A timer fires
 deadlines that pass while no events arrive (live: the wall clock; replay: the watermark) and
 removes closed cases once they have been quiet for CX_CASE_EVICT_AFTER.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from datetime import UTC, datetime
 
 import faust
@@ -23,10 +25,11 @@ from pipeline.cases.process import CaseProcess
 from pipeline.config import Settings
 from pipeline.sla.policy import load_policy
 from streams.sink import Progress, Sink
-from streams.topics import keep_unacked, raw_topic, unread_after
+from streams.topics import raw_topic, unread_after
 
 log = logging.getLogger("cx.cases")
 STATUS_SECONDS = 30.0  # how often the worker logs the size of its case table
+IN_FLIGHT = 2  # case-feed takes applied but not yet written
 
 
 def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseProcess, progress: Progress) -> None:
@@ -55,13 +58,44 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
         # them idle. Nothing applied yet since the partition came: the clock's start-up grace decides.
         return {p for p, offset in applied.items() if unread_after(app, TP(topic.get_topic_name(), p), offset) > 0}
 
-    lock = asyncio.Lock()
+    lock = asyncio.Lock()  # one keeper call at a time, and none while partitions change hands
+    writing: deque[asyncio.Task] = deque()  # settles in flight, each after the one before
+
+    def crash_on_failure(task: asyncio.Task) -> None:
+        # The keeper went on past a batch whose writes failed: stop the worker (its successor
+        # rebuilds the states from the changelog and is given the unacked batches again).
+        if not task.cancelled() and task.exception() is not None:
+            log.error("writing case updates failed: the worker stops", exc_info=task.exception())
+            asyncio.ensure_future(app.crash(task.exception()))
+
+    def settle_next(done: Settled, events: list[faust.EventT] = ()) -> asyncio.Task:
+        # Written in the order the keeper decided; `events` are acked once theirs landed.
+        previous = writing[-1] if writing else None
+
+        async def in_order() -> None:
+            if previous is not None:
+                await previous
+            await settle(done)
+            for event in events:
+                event.ack()
+            progress.case_events += done.events
+
+        task = asyncio.ensure_future(in_order())
+        task.add_done_callback(crash_on_failure)
+        task.add_done_callback(writing.remove)
+        writing.append(task)
+        return task
+
+    async def all_written() -> None:
+        if writing:
+            await asyncio.wait([writing[-1]])
 
     async def rebuild() -> None:
         # After a restart or rebalance the table is restored from its changelog; the keeper's states
         # and index are not. Only partitions this worker now owns are watched: another worker fires
         # the deadlines of the rest.
         async with lock:
+            await all_written()
             owned = case_partitions(app.consumer.assignment())
             cases = await keeper.rebuild(table.values(), owned)
         log.info("due index rebuilt from %d stored cases on partitions %s", cases, sorted(owned))
@@ -70,11 +104,12 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
 
     @app.on_partitions_revoked.connect
     async def hand_over(sender: faust.App, revoked: set, **kwargs) -> None:
-        # Faust has waited for the batches in flight; let a timer run in flight finish too: its
-        # state changes are in the changelog once it releases the lock, for the partitions' next
-        # owner (this worker too: it restores what it keeps) to read back. From then on this worker
-        # leaves the revoked cases alone: their new owner fires their deadlines.
+        # Faust has waited for the batches in flight; let a tick's writes finish too: its state
+        # changes are in the changelog once they land, for the partitions' next owner (this worker
+        # too: it restores what it keeps) to read back. From then on this worker leaves the revoked
+        # cases alone: their new owner fires their deadlines.
         async with lock:
+            await all_written()
             gone = case_partitions(revoked)
             await keeper.forget(gone)
             for partition in gone:
@@ -99,7 +134,6 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
                 table.data.pop(key, None)
             else:
                 table.data[key] = value
-        await keeper.commit()
         progress.cases_evicted += done.evicted
         progress.case_updates += done.updates
         progress.alert_keys.update(done.alert_keys)
@@ -108,18 +142,18 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
     async def track_cases(stream: faust.StreamT) -> None:
         # A message holds a landing batch's events for one partition: a take of one per partition
         # is about one landing batch (CX_BATCH_SIZE touchpoints) while the stream runs at full speed.
+        # The keeper applies a take while the one before is written (the case process would
+        # otherwise wait on every write); at most IN_FLIGHT takes are unwritten.
         async for events in stream.take_events(settings.partitions, within=settings.flush_seconds):
+            for event in events:
+                event.message.incref()  # held until written (take_events acks on the way out)
             packs = [(e.message.partition, e.message.value) for e in events]
-            try:
-                async with lock:
-                    for event in events:
-                        applied[event.message.partition] = event.message.offset
-                    done = await keeper.on_events(packs, behind())
-                    await settle(done)
-                    progress.case_events += done.events
-            except BaseException:
-                keep_unacked(events)
-                raise
+            while len(writing) >= IN_FLIGHT:
+                await asyncio.wait([writing[0]])
+            async with lock:
+                for event in events:
+                    applied[event.message.partition] = event.message.offset
+                settle_next(await keeper.on_events(packs, behind()), events)
 
     @app.timer(interval=settings.tick_seconds)
     async def fire_deadlines() -> None:
@@ -127,9 +161,10 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
             return  # which partitions are this worker's is being decided
         async with lock:
             done = await keeper.on_tick(behind())
-            await settle(done)
-            progress.ticks += 1
-            progress.live_ticks += done.live
+            written = settle_next(done)
+        await written
+        progress.ticks += 1
+        progress.live_ticks += done.live
 
     @app.timer(interval=STATUS_SECONDS)
     async def report_size() -> None:

@@ -1,8 +1,6 @@
-"""Topic declarations, batch acknowledgement and backlog readings shared by the agents."""
+"""Topic declarations and backlog readings shared by the agents."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 import faust
 from faust.types import TP
@@ -13,13 +11,6 @@ from pipeline.config import Settings
 def raw_topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
     """A contract topic (with the configured prefix) carrying raw bytes: the agents parse themselves."""
     return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
-
-
-def keep_unacked(events: Iterable[faust.EventT]) -> None:
-    """Hold back a failed batch: `take_events` acks it on the way out, and an extra reference keeps
-    the messages unacked, so their offsets are not committed and they are redelivered."""
-    for event in events:
-        event.message.incref()
 
 
 def unread_after(app: faust.App, tp: TP, offset: int) -> int:

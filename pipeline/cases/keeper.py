@@ -3,7 +3,9 @@
 `CaseKeeper` owns the states (the case table's content), so only bytes and rows cross to the
 stream: case-feed messages in, breach messages, rows and changelog records out (`Settled`). The
 case agent runs it in a process of its own (`pipeline.cases.process`); the stream keeps the broker
-and the store. As with `CaseBook`, nothing is current until `commit`, after the writes landed.
+and the store. Unlike `CaseBook`'s, an outcome is current at once, so the next batch can be applied
+while this one is written: a write that fails stops the worker, whose successor rebuilds the states
+from the changelog (what was written) and is given the unacked batches again.
 """
 
 from __future__ import annotations
@@ -63,7 +65,6 @@ class CaseKeeper:
         self._behind: frozenset[int] = frozenset()
         self.clock = StreamClock(clock, lateness=policy.lateness, behind=lambda partition: partition in self._behind)
         self.book = CaseBook(policy, self.states.get, self.clock, settle_after, evict_after)
-        self._pending: Outcome | None = None
 
     def on_events(self, packs: Sequence[tuple[int, bytes]], behind: Iterable[int] = ()) -> Settled:
         """Apply the case events of case-feed messages (partition, value), in order."""
@@ -82,9 +83,6 @@ class CaseKeeper:
         return settled
 
     def _settled(self, outcome: Outcome) -> Settled:
-        # An outcome not committed (its writes failed) is dropped: the next one starts from the
-        # states as they were, as the batch does when it is taken again.
-        self._pending = outcome
         rows: dict[str, list[dict]] = {}
         if outcome.responses:
             rows[RESPONSES] = [r.row() for r in outcome.responses]
@@ -96,7 +94,7 @@ class CaseKeeper:
             (c.encode(), CaseRecord(partition=p, state=state).dump()) for c, (p, state) in outcome.states.items()
         ]
         changes += [(c.encode(), None) for c in outcome.evicted]  # tombstones: compaction drops the case
-        return Settled(
+        settled = Settled(
             breaches=[(a.case_id.encode(), a.model_dump_json().encode()) for a in outcome.alerts],
             rows=rows,
             changes=changes,
@@ -104,12 +102,10 @@ class CaseKeeper:
             updates=outcome.updates,
             evicted=len(outcome.evicted),
         )
+        self._commit(outcome)
+        return settled
 
-    def commit(self) -> None:
-        """Make the last outcome current: its rows, breaches and changelog records are written."""
-        outcome, self._pending = self._pending, None
-        if outcome is None:
-            return
+    def _commit(self, outcome: Outcome) -> None:
         for case_id, (_, state) in outcome.states.items():
             self.states[case_id] = state
         for case_id in outcome.evicted:
@@ -126,7 +122,6 @@ class CaseKeeper:
         cases = [(r.partition, r.state) for r in records if r.partition in owned]
         self.book.rebuild(cases)
         self.clock.own(owned)
-        self._pending = None
         return len(cases)
 
     def forget(self, partitions: Iterable[int]) -> None:

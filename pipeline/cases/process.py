@@ -66,10 +66,6 @@ class CaseProcess:
         """Fire what is due; see `CaseKeeper.on_tick`."""
         return await self._run("on_tick", frozenset(behind))
 
-    async def commit(self) -> None:
-        """Make the last outcome current (its writes landed)."""
-        await self._run("commit")
-
     async def rebuild(self, stored: Iterable[Stored], owned: Iterable[int]) -> int:
         """Replace the states with the case table's content; returns the cases on `owned` partitions."""
         return await self._run("rebuild", list(stored), set(owned))
