@@ -15,7 +15,7 @@ from pipeline.delivery import NoticeRunner
 from pipeline.produce import Fed, produce_lines
 from pipeline.store import Store
 from pipeline.summary import Landed, landed, store_now
-from streams.runner import group_settled, run_worker
+from streams.runner import run_worker
 from streams.sink import Progress
 
 COUNT_SECONDS = 2.0  # how often the demo asks ClickHouse what landed while the feed runs
@@ -36,7 +36,7 @@ class FeedResult:
 
 
 class _Watch:
-    """Polled by the worker loop: feeds once the group settled, then tells when all has landed."""
+    """Polled by the worker loop: starts the feed, then tells when all has landed."""
 
     def __init__(self, settings, store, lines, since: datetime, on_sent, on_landed, stall_timeout, until_live, notices):
         self.settings, self.store, self.lines, self.since = settings, store, lines, since
@@ -45,7 +45,6 @@ class _Watch:
         # The event clock never turns to today (CX_CLOCK=event): nothing to wait for once all landed.
         self.stall_timeout, self.until_live = stall_timeout, until_live and settings.clock != "event"
         self.feed: asyncio.Future | None = None
-        self.settled_at: float | None = None
         self.seen, self.seen_at = -1, time.monotonic()
         self.now = Landed(0, 0, 0)
         self.live_from: int | None = None
@@ -59,16 +58,11 @@ class _Watch:
         elif time.monotonic() - self.seen_at > self.stall_timeout:
             raise NotLanded(f"nothing new landed for {self.stall_timeout:.0f}s: {self.now}")
 
-    def _start_feed(self, app: faust.App) -> None:
-        # Feed once the group has settled: events consumed during the start-up rebalance would be
-        # delivered twice (harmless downstream, but the counts should be clean).
-        if not group_settled(app):
-            self.settled_at = None
-            return
-        self.settled_at = self.settled_at or time.monotonic()
-        if time.monotonic() - self.settled_at >= self.settings.kafka_session_timeout / 2:
-            loop = asyncio.get_running_loop()
-            self.feed = loop.run_in_executor(None, produce_lines, self.settings, self.lines, self.on_sent)
+    def _start_feed(self) -> None:
+        # At once, while the group still forms: the broker keeps the lines, and nothing is consumed
+        # before the worker holds its partitions (a rebalance later hands over only what is acked).
+        loop = asyncio.get_running_loop()
+        self.feed = loop.run_in_executor(None, produce_lines, self.settings, self.lines, self.on_sent)
 
     async def _count(self, fresh: bool = False) -> None:
         # What landed by ClickHouse's count (distinct ids), every COUNT_SECONDS or when asked: each
@@ -84,8 +78,7 @@ class _Watch:
         """One poll: True once every fed line landed (and, with until_live, the clock caught up)."""
         await self._count()
         if self.feed is None:
-            self._check_stall()
-            self._start_feed(app)
+            self._start_feed()
             return False
         if not self.feed.done():
             self._check_stall()

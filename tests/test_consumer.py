@@ -1,5 +1,5 @@
-"""Fetched messages' delivery: bulk topics' a fetch at a time; each other message inline while it
-need not wait, racing a rebalance once it waits."""
+"""The input topics' fetched messages go to their `Bulk` a fetch at a time, tracked as Faust tracks
+its deliveries, and a rebalance cuts a hand-over short."""
 
 from __future__ import annotations
 
@@ -24,98 +24,6 @@ def new_consumer(tmp_path):
         return app.consumer
 
     return build
-
-
-def test_a_delivery_that_need_not_wait_completes_inline(new_consumer):
-    async def run():
-        consumer = new_consumer()
-        steps = []
-
-        async def deliver():
-            steps.append("delivered")
-            return 7
-
-        before = len(asyncio.all_tasks())
-        pending = consumer.wait_first(deliver(), consumer.suspend_flow.wait())
-        result = await pending
-        assert len(asyncio.all_tasks()) == before  # no task was made for it
-        return steps, result
-
-    steps, result = asyncio.run(run())
-    assert steps == ["delivered"]
-    assert result.results == [7] and not result.stopped
-
-
-def test_a_delivery_that_waits_finishes_with_what_it_waited_for(new_consumer):
-    async def run():
-        consumer = new_consumer()
-        room = asyncio.get_running_loop().create_future()
-
-        async def deliver():
-            value = await room  # the stream's buffer is full: wait for room
-            await asyncio.sleep(0)
-            return value * 2
-
-        waiting = asyncio.ensure_future(consumer.wait_first(deliver(), consumer.suspend_flow.wait()))
-        await asyncio.sleep(0.01)
-        assert not waiting.done()
-        room.set_result(21)
-        return await waiting
-
-    assert asyncio.run(run()).results == [42]
-
-
-def test_a_rebalance_cuts_a_waiting_delivery_short(new_consumer):
-    async def run():
-        consumer = new_consumer()
-        seen = []
-
-        async def deliver():
-            try:
-                await asyncio.get_running_loop().create_future()  # never any room
-            except asyncio.CancelledError:
-                seen.append("cancelled")
-                raise
-
-        waiting = asyncio.ensure_future(consumer.wait_first(deliver(), consumer.suspend_flow.wait()))
-        await asyncio.sleep(0.01)
-        consumer.suspend_flow.set()  # what Faust does when a rebalance starts
-        result = await waiting
-        await asyncio.sleep(0)
-        return seen, result
-
-    seen, result = asyncio.run(run())
-    assert seen == ["cancelled"]
-    assert result.results == [True]  # the flow's suspension won (Event.wait), not the delivery
-
-
-def test_a_delivery_while_the_flow_is_suspended_goes_the_racing_way(new_consumer):
-    async def run():
-        consumer = new_consumer()
-        consumer.suspend_flow.set()
-        delivered = []
-
-        async def deliver():
-            delivered.append(True)
-
-        result = await consumer.wait_first(deliver(), consumer.suspend_flow.wait())
-        await asyncio.sleep(0)
-        return delivered, result
-
-    delivered, result = asyncio.run(run())
-    assert True in result.results  # Faust's own race, which the suspension already set wins
-
-
-def test_a_delivery_that_fails_inline_raises(new_consumer):
-    async def deliver():
-        raise ValueError("bad message")
-
-    async def run():
-        consumer = new_consumer()
-        await consumer.wait_first(deliver(), consumer.suspend_flow.wait())
-
-    with pytest.raises(ValueError, match="bad message"):
-        asyncio.run(run())
 
 
 def _fetched(topic: str, partition: int, offsets) -> list[Message]:
