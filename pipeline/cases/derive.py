@@ -201,8 +201,13 @@ class Fold:
             limit_ms=limit_ms,
             detail=detail,
         )
-        # Same case, rule and deadline is the same alert (e.g. two promises for the same hour).
-        self.deadlines.setdefault(d.alert_id, d)
+        # Same case, rule and deadline is the same alert (e.g. two promises for the same hour). One
+        # that ended already and began elsewhere is open again: a new wait whose deadline falls where
+        # an answered one's did (business hours move both to the same opening). Settling lets the
+        # answered one go, so keeping it would make the breach depend on when the case settled.
+        held = self.deadlines.get(d.alert_id)
+        if held is None or (held.ended_at is not None and held.started_at != start):
+            self.deadlines[d.alert_id] = d
         return self.deadlines[d.alert_id]
 
     def _end(self, d: Deadline | None, entry: Entry) -> None:
