@@ -31,7 +31,7 @@ from streams.bulk import Bulk
 from streams.cases import register_cases
 from streams.output import Output
 from streams.sink import Progress, Sink
-from streams.topics import raw_topic, unread_after
+from streams.topics import raw_topic, stop_worker_on_failure, unread_after
 
 log = logging.getLogger("cx.landing")
 IN_HAND = 2  # batches landed or being written at once, per agent
@@ -52,12 +52,9 @@ def register_agents(
     sink = Sink(store, output)
     register_cases(app, settings, sink, keeper, progress)
 
-    def crash_on_failure(task: asyncio.Task) -> None:
-        # A batch that failed holds back every offset after it: stop the worker (its supervisor
-        # restarts it and the batch is redelivered) rather than wait for the next batch to notice.
-        if not task.cancelled() and task.exception() is not None:
-            log.error("writing a batch failed: the worker stops", exc_info=task.exception())
-            asyncio.ensure_future(app.crash(task.exception()))
+    # A batch that failed holds back every offset after it: stop the worker rather than wait for the
+    # next batch to notice.
+    crash_on_failure = stop_worker_on_failure(app, log, "writing a batch")
 
     def landing_loop(table: str, bulk: Bulk):
         async def land(messages: Sequence[Message], earlier: asyncio.Task | None) -> Landing:

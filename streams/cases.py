@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import faust
@@ -25,7 +26,7 @@ from pipeline.cases.process import CaseProcess
 from pipeline.config import Settings
 from pipeline.sla.policy import load_policy
 from streams.sink import Progress, Sink
-from streams.topics import raw_topic, unread_after
+from streams.topics import raw_topic, stop_worker_on_failure, unread_after
 
 log = logging.getLogger("cx.cases")
 STATUS_SECONDS = 30.0  # how often the worker logs the size of its case table
@@ -61,14 +62,11 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
     lock = asyncio.Lock()  # one keeper call at a time, and none while partitions change hands
     writing: deque[asyncio.Task] = deque()  # settles in flight, each after the one before
 
-    def crash_on_failure(task: asyncio.Task) -> None:
-        # The keeper went on past a batch whose writes failed: stop the worker (its successor
-        # rebuilds the states from the changelog and is given the unacked batches again).
-        if not task.cancelled() and task.exception() is not None:
-            log.error("writing case updates failed: the worker stops", exc_info=task.exception())
-            asyncio.ensure_future(app.crash(task.exception()))
+    # The keeper went on past a batch whose writes failed: its successor rebuilds the states from the
+    # changelog and is given the unacked batches again.
+    crash_on_failure = stop_worker_on_failure(app, log, "writing case updates")
 
-    def settle_next(done: Settled, events: list[faust.EventT] = ()) -> asyncio.Task:
+    def settle_next(done: Settled, events: Sequence[faust.EventT] = ()) -> asyncio.Task:
         # Written in the order the keeper decided; `events` are acked once theirs landed.
         previous = writing[-1] if writing else None
 

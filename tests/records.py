@@ -1,7 +1,9 @@
-"""Reading topics back in tests with kafka-python: a client independent of the ones under test."""
+"""Records in tests: topics read back with kafka-python (a client independent of the ones under
+test), and fetched messages as Faust's consumer makes them."""
 
 import time
 
+from faust.types import Message
 from kafka import KafkaConsumer, TopicPartition
 
 
@@ -15,3 +17,8 @@ def read_topic(settings, topic: str, expected: int, timeout: float = 20.0) -> li
             got.extend(records)
     consumer.close()
     return got
+
+
+def fetched(topic: str, partition: int, offsets) -> list[Message]:
+    """Faust messages as a fetch of `offsets` on one partition gives them (values `{}`)."""
+    return [Message(topic, partition, o, 0.0, 0, None, None, b"{}", None) for o in offsets]

@@ -5,10 +5,11 @@ import asyncio
 from faust.types import Message
 
 from streams.bulk import Bulk
+from tests.records import fetched
 
 
 def _messages(first: int, n: int, partition: int = 0) -> list[Message]:
-    return [Message("cx.touchpoints", partition, o, 0.0, 0, None, None, b"{}", None) for o in range(first, first + n)]
+    return fetched("cx.touchpoints", partition, range(first, first + n))
 
 
 def test_a_take_returns_at_once_when_enough_came():

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from faust.types import TP, Message
+from faust.types import TP
 
 from pipeline.config import Settings
 from streams.app import faust_app
 from streams.bulk import Bulk
 from streams.consumer import Consumer
+from tests.records import fetched
 
 
 @pytest.fixture
@@ -26,10 +27,6 @@ def new_consumer(tmp_path):
     return build
 
 
-def _fetched(topic: str, partition: int, offsets) -> list[Message]:
-    return [Message(topic, partition, o, 0.0, 0, None, None, b"{}", None) for o in offsets]
-
-
 def test_a_bulk_topics_fetch_is_handed_over_whole_and_tracked_as_faust_tracks_deliveries(new_consumer):
     async def run():
         consumer = new_consumer()
@@ -37,8 +34,8 @@ def test_a_bulk_topics_fetch_is_handed_over_whole_and_tracked_as_faust_tracks_de
         bulk = Bulk(capacity=100)
         tp = TP("cx.touchpoints", 0)
         consumer._read_offset[tp] = 10  # what a seek to the committed offset 10 leaves
-        fetched = _fetched(tp.topic, 0, [8, 9, 10, 11, 15])  # 8, 9: read before the seek
-        await consumer.wait_first(consumer._hand_over(bulk, fetched), consumer.suspend_flow.wait())
+        messages = fetched(tp.topic, 0, [8, 9, 10, 11, 15])  # 8, 9: read before the seek
+        await consumer.wait_first(consumer._hand_over(bulk, messages), consumer.suspend_flow.wait())
         taken = await bulk.take(10, within=0.0)
         return consumer, tp, taken
 
@@ -56,7 +53,7 @@ def test_a_rebalance_cuts_a_bulk_hand_over_short_before_anything_is_tracked(new_
         consumer = new_consumer()  # the app's flow is suspended: the hand-over waits
         bulk = Bulk(capacity=100)
         waiting = asyncio.ensure_future(
-            consumer.wait_first(consumer._hand_over(bulk, _fetched("cx.touchpoints", 0, [0, 1])), consumer.suspend_flow.wait())
+            consumer.wait_first(consumer._hand_over(bulk, fetched("cx.touchpoints", 0, [0, 1])), consumer.suspend_flow.wait())
         )
         await asyncio.sleep(0.01)
         consumer.suspend_flow.set()
