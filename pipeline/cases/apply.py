@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -21,13 +22,20 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class Step:
     """The new state and what to emit: response rows, alerts, and the case row if it changed.
 
+    `changed`: the state the case row is of, if the case changed (the row is built only when asked
+    for: a batch writes one row per case, however many of its events the case took).
     `fold`: the reading of the new state's log, when the step read it (to pass to the next `apply`)."""
 
     state: CaseState
     responses: list[Response] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
-    case: dict[str, Any] | None = None
+    changed: CaseState | None = None
     fold: Fold | None = None
+
+    @cached_property
+    def case(self) -> dict[str, Any] | None:
+        """The `cx.cases` row, if the case changed."""
+        return case_row(self.changed) if self.changed is not None else None
 
     def then(self, other: Step) -> Step:
         """This step followed by `other` (which started from this step's state)."""
@@ -35,7 +43,7 @@ class Step:
             other.state,
             self.responses + other.responses,
             self.alerts + other.alerts,
-            other.case or self.case,
+            other.changed if other.changed is not None else self.changed,
             other.fold or self.fold,
         )
 
@@ -135,7 +143,7 @@ def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy, fold: Fold | N
     for aid, sent in state.raised.items():
         if aid not in current and sent.status == "breach":
             # A late event moved this deadline (e.g. an earlier message): close the stale alert.
-            gone = sent.deadline.model_copy(update={"ended_at": entry.ts, "ended_by": entry.event_id})
+            gone = sent.deadline.evolve(ended_at=entry.ts, ended_by=entry.event_id)
             send(gone, "recovery", entry.ts, "superseded: a late event moved the deadline")
 
     answered = dict(state.answered)
@@ -144,18 +152,16 @@ def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy, fold: Fold | N
         if answered.get(a.message.event_id) != a.signature:
             answered[a.message.event_id] = a.signature
             changed.append(a)
-    new = state.model_copy(
-        update={
-            "log": log,
-            "summary": derived.summary,
-            "pending": pending,
-            "raised": raised,
-            "answered": answered,
-            "revision": state.revision + 1,
-        }
+    new = state.evolve(
+        log=log,
+        summary=derived.summary,
+        pending=pending,
+        raised=raised,
+        answered=answered,
+        revision=state.revision + 1,
     )
     responses = [response(state.case_id, a, policy, new.revision) for a in changed]
-    return Step(new, responses, alerts, case_row(new), fold)
+    return Step(new, responses, alerts, new, fold)
 
 
 def advance(state: CaseState, now: datetime) -> Step:
@@ -169,8 +175,8 @@ def advance(state: CaseState, now: datetime) -> Step:
         alerts.append(_alert(state.case_id, state.summary, d, "breach", now))
         raised[d.alert_id] = Raised(deadline=d, status="breach", detected_at=now)
     rest = [d for d in state.pending if d.deadline > now]
-    new = state.model_copy(update={"pending": rest, "raised": raised, "revision": state.revision + 1})
-    return Step(new, [], alerts, case_row(new))
+    new = state.evolve(pending=rest, raised=raised, revision=state.revision + 1)
+    return Step(new, [], alerts, new)
 
 
 def settle(
@@ -193,8 +199,8 @@ def settle(
     fold = read(state.case_id, rest, policy, settled)
     raised = {a: r for a, r in state.raised.items() if a in fold.deadlines}
     # Alerts that left `raised` still count among the case's breaches.
-    settled = settled.model_copy(update={"breaches": state.breaches - len(raised)})
+    settled = settled.evolve(breaches=state.breaches - len(raised))
     fold.base = settled  # the same settled part; only its breach count is new
     answered = {a.message.event_id: a.signature for a in fold.answers}
-    new = state.model_copy(update={"settled": settled, "log": rest, "raised": raised, "answered": answered})
+    new = state.evolve(settled=settled, log=rest, raised=raised, answered=answered)
     return new, fold

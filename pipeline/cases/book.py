@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pipeline.cases.apply import Step, advance, apply, settle
 from pipeline.cases.clock import DueIndex, Watermark, wall_clock
 from pipeline.cases.derive import Fold
-from pipeline.cases.rows import Alert, Response
+from pipeline.cases.rows import Alert, Response, case_row
 from pipeline.cases.state import CaseEvent, CaseState
 from pipeline.sla.policy import SlaPolicy
 
@@ -115,19 +115,24 @@ class Outcome:
 
     responses: list[Response] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
-    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changed: dict[str, CaseState] = field(default_factory=dict)  # case_id -> the state its row is of
     states: dict[str, tuple[int, CaseState]] = field(default_factory=dict)
     evicted: dict[str, int] = field(default_factory=dict)  # case_id -> partition: quiet, closed, gone
     updates: int = 0
     folds: dict[str, Fold] = field(default_factory=dict)  # case_id -> the reading of its new log
+
+    @property
+    def cases(self) -> dict[str, dict[str, Any]]:
+        """The `cx.cases` rows of the cases that changed, one each."""
+        return {case_id: case_row(state) for case_id, state in self.changed.items()}
 
     def take(self, partition: int, step: Step) -> None:
         """Fold one step in."""
         self.responses.extend(step.responses)
         self.alerts.extend(step.alerts)
         case_id = step.state.case_id
-        if step.case is not None:
-            self.cases[case_id] = step.case
+        if step.changed is not None:
+            self.changed[case_id] = step.changed
         if step.fold is not None:
             self.folds[case_id] = step.fold
         self.states[case_id] = (partition, step.state)

@@ -88,7 +88,7 @@ class CaseKeeper:
             rows[RESPONSES] = [r.row() for r in outcome.responses]
         if outcome.alerts:
             rows[ALERTS] = [a.row() for a in outcome.alerts]
-        if outcome.cases:
+        if outcome.changed:
             rows[CASES] = list(outcome.cases.values())
         changes: list[tuple[bytes, bytes | None]] = [
             (c.encode(), CaseRecord(partition=p, state=state).dump()) for c, (p, state) in outcome.states.items()

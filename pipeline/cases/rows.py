@@ -8,9 +8,9 @@ from enum import Enum
 from functools import cache, lru_cache
 from typing import Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel
 
-from pipeline.cases.state import CaseState
+from pipeline.cases.state import CaseState, Frozen
 from pipeline.events.models import Channel, Priority
 from pipeline.sla.policy import Rule
 
@@ -51,9 +51,7 @@ def _plain(model: BaseModel, row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class _Row(Frozen):
     def row(self) -> dict[str, Any]:
         """Column -> value for a ClickHouse insert (datetimes stay aware, in UTC)."""
         return _plain(self, self.model_dump())

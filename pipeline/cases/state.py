@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from functools import cache
+from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, field_validator
 
@@ -11,19 +12,62 @@ from pipeline.events.models import Actor, Channel, Kind, Priority, Touchpoint
 from pipeline.sla.policy import Rule
 
 
-class _Model(BaseModel):
+class Frozen(BaseModel):
+    """The case logic's models: frozen, no extra fields, cheap to copy (`evolve`) and to build from
+    values that are already of the fields' types (`trusted`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def dump(self) -> bytes:
         """The wire form (case feed, changelog): JSON, fields at their defaults left out."""
         return self.model_dump_json(exclude_defaults=True).encode()
 
+    @classmethod
+    def trusted(cls, values: dict[str, Any]) -> Self:
+        """A model of `values` already of the fields' types (from validated models), not validated;
+        fields left out take their defaults. For what the case logic builds on every event."""
+        template, required = _template(cls)
+        if not required <= values.keys():
+            raise ValueError(f"{cls.__name__} needs {sorted(required - values.keys())}")
+        fields = dict(template)
+        fields.update(values)  # keys keep the template's places: the JSON's field order is the schema's
+        new = object.__new__(cls)
+        object.__setattr__(new, "__dict__", fields)
+        object.__setattr__(new, "__pydantic_fields_set__", set(values))
+        object.__setattr__(new, "__pydantic_extra__", None)
+        object.__setattr__(new, "__pydantic_private__", None)
+        return new
+
+    def evolve(self, **changes: Any) -> Self:
+        """A copy with `changes` (values of the fields' types, not validated: like `model_copy(update=)`).
+
+        Every event copies its case's state a few times; `model_copy` takes twice as long, going
+        through `copy.copy` for each of the model's inner dictionaries."""
+        new = object.__new__(type(self))
+        object.__setattr__(new, "__dict__", {**self.__dict__, **changes})
+        object.__setattr__(new, "__pydantic_fields_set__", self.__pydantic_fields_set__ | changes.keys())
+        object.__setattr__(new, "__pydantic_extra__", None)  # extra="forbid"
+        object.__setattr__(new, "__pydantic_private__", None)  # no private attributes
+        return new
+
+
+@cache
+def _template(model: type[Frozen]) -> tuple[dict[str, Any], frozenset[str]]:
+    """Every field of `model` in order, at its default (None if required), and the required ones.
+    Not for models with default factories: a default list would be shared by every model built."""
+    if any(f.default_factory is not None for f in model.model_fields.values()):
+        raise TypeError(f"{model.__name__} has default factories: build it with validation")
+    fields = model.model_fields
+    return {n: None if f.is_required() else f.default for n, f in fields.items()}, frozenset(
+        n for n, f in fields.items() if f.is_required()
+    )
+
 
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-class Entry(_Model):
+class Entry(Frozen):
     """One touchpoint as the case logic needs it (no free text: it is not needed and may hold PII)."""
 
     event_id: str
@@ -67,7 +111,7 @@ class Entry(_Model):
         )
 
 
-class CaseEvent(_Model):
+class CaseEvent(Frozen):
     """A touchpoint as the case agent gets it on `cx.case-events`: its case and what the case logic keeps.
 
     The landing agent builds it, so the agent neither parses nor re-validates the whole touchpoint,
@@ -86,7 +130,7 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class Deadline(_Model):
+class Deadline(Frozen):
     """A moment by which something must have happened; `ended_at` is set once it no longer runs."""
 
     alert_id: str
@@ -100,7 +144,7 @@ class Deadline(_Model):
     detail: str = ""
 
 
-class Raised(_Model):
+class Raised(Frozen):
     """An alert already sent for a deadline, so it is never sent twice."""
 
     deadline: Deadline
@@ -108,7 +152,7 @@ class Raised(_Model):
     detected_at: AwareDatetime
 
 
-class Summary(_Model):
+class Summary(Frozen):
     """The per-case measures, as of every event seen so far (the `cx.cases` row minus bookkeeping)."""
 
     customer_id: str
@@ -150,12 +194,12 @@ FROM_DEADLINES = frozenset({"priority", "waiting_since", "promises_kept", "promi
 # The running totals of a fold: the Summary fields counted event by event (same names and types).
 Measures = create_model(
     "Measures",
-    __base__=_Model,
+    __base__=Frozen,
     **{n: (f.annotation, f) for n, f in Summary.model_fields.items() if n not in FROM_DEADLINES},
 )
 
 
-class Settled(_Model):
+class Settled(Frozen):
     """Where reading a case's settled events left off: enough to go on without those events.
 
     Events older than the horizon `until` are folded in here and leave the log, so a case's state
@@ -179,7 +223,7 @@ class Settled(_Model):
     first_contact: str | None = None  # event_id of the first customer contact
 
 
-class CaseState(_Model):
+class CaseState(Frozen):
     """Everything known about one case: what its settled events left, the open log, deadlines, alerts sent."""
 
     case_id: str
@@ -226,7 +270,7 @@ class CaseState(_Model):
         return cls.model_validate(data)
 
 
-class CaseRecord(_Model):
+class CaseRecord(Frozen):
     """A case table value: the partition the case's events arrive on, and its state.
 
     The table holds these objects; only the changelog holds their JSON (`dump`), so a batch does
