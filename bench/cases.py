@@ -1,11 +1,13 @@
 """Case tracking speed and live breach detection delay, on the real stream.
 
-Run: .venv/bin/python -m bench.cases [--events 20000] [--live-cases 200]
+Run: .venv/bin/python -m bench.cases [--events 20000] [--live-cases 200] [--keeper-events 100000]
 
-1. Case-state updates per second: the same generated touchpoints applied by the pure `CaseBook`
+1. The case process's work alone (`CaseKeeper`), with the worker's garbage collection and with the
+   case process's own (by hand), alternating in the same run.
+2. Case-state updates per second: the same generated touchpoints applied by the pure `CaseBook`
    in-process (baseline) and through the stream (Tansu -> landing agent -> case-events topic ->
    case agent + Faust table -> chdb). The ratio is the stream's cost per update.
-2. Breach detection delay, live: chat cases whose first-response deadline (60 s) falls in the next
+3. Breach detection delay, live: chat cases whose first-response deadline (60 s) falls in the next
    seconds and is never met; the delay is from each deadline to the moment its breach row is
    readable in ClickHouse (polled every 50 ms), p50/p99.
 """
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import tempfile
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,10 +27,13 @@ from bench.common import pct, waiting_chat_case
 from pipeline.broker import LocalBroker
 from pipeline.cases import CaseState
 from pipeline.cases.book import CaseBook, StreamClock
+from pipeline.cases.keeper import CaseKeeper
 from pipeline.cases.state import CaseEvent
 from pipeline.config import Settings
 from pipeline.events import Touchpoint, parse_touchpoint
+from pipeline.gc_tuning import collect_by_hand, collect_if_due, collecting_less
 from pipeline.generate import generate
+from pipeline.landing import case_event, pack_case_events
 from pipeline.sla import load_policy
 from pipeline.store import exit_without_teardown, open_store
 from streams.runner import group_settled, run_worker
@@ -49,6 +56,38 @@ def baseline_updates_per_s(lines: list[str]) -> float:
         states.update({c: s for c, (_, s) in outcome.states.items()})
         book.commit(outcome)
     return len(events) / (time.perf_counter() - started)
+
+
+def keeper_us_per_touchpoint(events: int, rounds: int = 2) -> dict[str, float]:
+    """The case process's work alone (`CaseKeeper` on packed case-feed batches of 2,000 over 4
+    partitions: decode, case update, rows, changelog JSON), µs per touchpoint, best of `rounds`,
+    alternating the worker's garbage collection (`collecting_less`) with the case process's
+    (`collect_by_hand`, a collection every 60 s)."""
+    touchpoints = [e for e in map(parse_touchpoint, generate(events, seed=7).lines) if isinstance(e, Touchpoint)]
+    by_partition: dict[int, list[bytes]] = {}
+    takes = []
+    for i, tp in enumerate(touchpoints, 1):
+        by_partition.setdefault(zlib.crc32(tp.case_id.encode()) % 4, []).append(case_event(tp, 0.7 if tp.text else None))
+        if i % 2000 == 0 or i == len(touchpoints):
+            takes.append([(p, pack) for p, values in sorted(by_partition.items()) for pack in pack_case_events(values)])
+            by_partition = {}
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for how in ("automatic", "by hand"):
+            gc.collect()
+            with collecting_less():
+                if how == "by hand":
+                    collect_by_hand()
+                keeper = CaseKeeper(load_policy(), clock="event")
+                started = time.perf_counter()
+                for packs in takes:
+                    keeper.on_events(packs)
+                    if how == "by hand":
+                        collect_if_due()
+                took = (time.perf_counter() - started) * 1e6 / len(touchpoints)
+                gc.enable()
+            best[how] = min(best.get(how, took), took)
+    return best
 
 
 def stream_updates_per_s(settings: Settings, store, lines: list[str]) -> tuple[float, float]:
@@ -116,7 +155,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--live-cases", type=int, default=200)
+    parser.add_argument("--keeper-events", type=int, default=100_000)
     args = parser.parse_args()
+    keeper = keeper_us_per_touchpoint(args.keeper_events)
+    print(f"case process's work ({args.keeper_events:,} generated events), us/touchpoint: automatic garbage "
+          f"collection {keeper['automatic']:.1f}, by hand {keeper['by hand']:.1f}, "
+          f"ratio {keeper['by hand'] / keeper['automatic']:.3f}", flush=True)  # fmt: skip
     lines = _touchpoint_lines(args.events)
     base = baseline_updates_per_s(lines)
     with tempfile.TemporaryDirectory() as tmp, LocalBroker() as broker:

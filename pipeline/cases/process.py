@@ -17,6 +17,7 @@ from typing import Any
 from pipeline.cases.book import ClockMode
 from pipeline.cases.keeper import CaseKeeper, Settled, Stored
 from pipeline.children import start_now, worker_processes
+from pipeline.gc_tuning import collect_by_hand, collect_if_due
 from pipeline.sla.policy import load_policy
 
 _keeper: CaseKeeper | None = None  # the case process's one keeper
@@ -25,11 +26,14 @@ _keeper: CaseKeeper | None = None  # the case process's one keeper
 def _start_keeper(policy: Path | None, clock: ClockMode, settle_after: timedelta, evict_after: timedelta) -> None:
     global _keeper
     _keeper = CaseKeeper(load_policy(policy), clock, settle_after, evict_after)
+    collect_by_hand()  # the states make no garbage cycles (pipeline.gc_tuning): collections only cost
 
 
 def _call(method: str, *args: Any) -> Any:
     assert _keeper is not None, "the case process starts its keeper first"
-    return getattr(_keeper, method)(*args)
+    result = getattr(_keeper, method)(*args)
+    collect_if_due()
+    return result
 
 
 class CaseProcess:
