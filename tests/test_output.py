@@ -1,20 +1,26 @@
-"""The stream's output producer on the real local broker: batches per partition, Kafka's partitioning."""
+"""The stream's output producer on the real local broker: batches per partition, Kafka's partitioning,
+compression, and batches sent again after a broker stall."""
 
 import asyncio
 import json
+import os
+import signal
 
 from kafka.partitioner.default import murmur2
 
-from pipeline.broker import ensure_topics
+from pipeline.broker import LocalBroker, ensure_topics
 from pipeline.broker.topics import CASE_EVENTS
-from streams.output import Output
-from tests.records import read_topic
+from pipeline.config import Settings
+from streams import output as output_module
+from streams.output import OUTPUT_BATCH_BYTES, Output
+from tests.records import batch_codecs, read_topic
 
 
 def test_messages_land_once_in_their_keys_partition_in_order_and_batched(settings):
     ensure_topics(settings)
     keys = [f"case-{i % 37}".encode() for i in range(600)]
-    messages = [(k, json.dumps({"n": i, "pad": "x" * 700}).encode()) for i, k in enumerate(keys)]
+    pad = "x" * (3 * OUTPUT_BATCH_BYTES * settings.partitions // 600)  # ~3 batches' worth per partition
+    messages = [(k, json.dumps({"n": i, "pad": pad}).encode()) for i, k in enumerate(keys)]
     messages.append((None, json.dumps({"n": 600}).encode()))  # no key: any partition
 
     async def send() -> int:
@@ -28,10 +34,12 @@ def test_messages_land_once_in_their_keys_partition_in_order_and_batched(setting
             await output.stop()
 
     batches = asyncio.run(send())
-    # ~430 KB in 16 KiB batches: many messages per send, more than one send per partition.
+    # ~3 MB in batches of OUTPUT_BATCH_BYTES: many messages per send, more than one send per partition.
     assert settings.partitions < batches < len(messages) // 10
 
-    got = read_topic(settings, settings.topic(CASE_EVENTS), len(messages))
+    with batch_codecs() as codecs:
+        got = read_topic(settings, settings.topic(CASE_EVENTS), len(messages))
+    assert settings.output_compression == "zstd" and codecs == {4}  # the default: zstd on the wire
     assert sorted(json.loads(r.value)["n"] for r in got) == list(range(len(messages)))
     for record in got:  # kafka-python's own murmur2: the Java client's partitioning
         if record.key is not None:
@@ -71,3 +79,31 @@ def test_packed_messages_go_where_their_keys_would_each_pack_holding_only_that_p
     for partition in range(settings.partitions):
         order = [n for p, n in lines if p == partition]
         assert order == sorted(order)
+
+
+def test_batches_a_stalled_broker_lets_expire_are_sent_again(tmp_path, monkeypatch):
+    # A broker that answers nothing for longer than the request timeout (a local Tansu was seen to
+    # stall ~30 s under load): the producer gives those batches up; the output sends them again
+    # once the broker is back instead of failing the write (an outage is waited out).
+    monkeypatch.setattr(output_module, "PRODUCER_REQUEST_TIMEOUT", 2.0)
+    with LocalBroker() as broker:
+        settings = Settings(topic_prefix="stall.", data_dir=tmp_path).for_local_broker(broker.bootstrap)
+        ensure_topics(settings)
+        messages = [(f"case-{i % 7}".encode(), json.dumps({"n": i}).encode()) for i in range(200)]
+
+        async def send() -> None:
+            out = Output(settings)
+            await out.start()
+            try:
+                os.kill(broker.pid, signal.SIGSTOP)
+                sent = await out.send(CASE_EVENTS, messages)
+                await asyncio.sleep(6)  # the batches expire meanwhile
+                os.kill(broker.pid, signal.SIGCONT)
+                await asyncio.wait_for(asyncio.gather(*sent), 90)
+            finally:
+                os.kill(broker.pid, signal.SIGCONT)
+                await out.stop()
+
+        asyncio.run(send())
+        got = read_topic(settings, settings.topic(CASE_EVENTS), len(messages))
+    assert {json.loads(r.value)["n"] for r in got} == set(range(len(messages)))  # at least once each
