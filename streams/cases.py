@@ -21,12 +21,13 @@ import faust
 from faust.types import TP
 
 from pipeline.broker.topics import BREACHES, CASE_EVENTS
+from pipeline.cases.clock import LogEnds
 from pipeline.cases.keeper import Settled
 from pipeline.cases.process import CaseProcess
 from pipeline.config import Settings
 from pipeline.sla.policy import load_policy
 from streams.sink import Progress, Sink
-from streams.topics import raw_topic, stop_worker_on_failure, unread_after
+from streams.topics import fetched_end, raw_topic, stop_worker_on_failure, unread_after
 
 log = logging.getLogger("cx.cases")
 STATUS_SECONDS = 30.0  # how often the worker logs the size of its case table
@@ -58,6 +59,18 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
         # the last one applied): the stream is stalled or catching up, so the clock must not call
         # them idle. Nothing applied yet since the partition came: the clock's start-up grace decides.
         return {p for p, offset in applied.items() if unread_after(app, TP(topic.get_topic_name(), p), offset) > 0}
+
+    ends = LogEnds()
+
+    def still() -> dict[int, float]:
+        # How long each partition's log end has stood still by the fetches: a backlog complete for
+        # longer than the clock's idle time is idle as soon as it is applied, not idle_after later.
+        out = {}
+        for p in applied:
+            seen = fetched_end(app, TP(topic.get_topic_name(), p))
+            if seen is not None:
+                out[p] = ends.still(p, *seen)
+        return out
 
     lock = asyncio.Lock()  # one keeper call at a time, and none while partitions change hands
     writing: deque[asyncio.Task] = deque()  # settles in flight, each after the one before
@@ -112,6 +125,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
             await keeper.forget(gone)
             for partition in gone:
                 applied.pop(partition, None)
+            ends.forget(gone)
 
     async def settle(done: Settled) -> None:
         if done.empty:
@@ -151,14 +165,14 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
             async with lock:
                 for event in events:
                     applied[event.message.partition] = event.message.offset
-                settle_next(await keeper.on_events(packs, behind()), events)
+                settle_next(await keeper.on_events(packs, behind(), still()), events)
 
     @app.timer(interval=settings.tick_seconds)
     async def fire_deadlines() -> None:
         if app.rebalancing:
             return  # which partitions are this worker's is being decided
         async with lock:
-            done = await keeper.on_tick(behind())
+            done = await keeper.on_tick(behind(), still())
             written = settle_next(done)
         await written
         progress.ticks += 1

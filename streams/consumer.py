@@ -36,6 +36,13 @@ class Consumer(faust_aiokafka.Consumer):
             # As Faust's own delivery of a message: a rebalance that starts meanwhile cuts it short.
             await self.wait_first(self._hand_over(self.bulks[topic], messages), self.suspend_flow.wait())
 
+    def fetched_end(self, tp: TP) -> tuple[int, float] | None:
+        """The log end of `tp` as its last fetch reported it, and when (seconds since the epoch); None before one."""
+        # Faust delegates `highwater` to the aiokafka consumer in its thread but not the fetch's time.
+        consumer = self._thread._ensure_consumer()
+        end, at_ms = consumer.highwater(tp), consumer.last_poll_timestamp(tp)
+        return None if end is None or at_ms is None else (end, at_ms / 1000)
+
     async def _hand_over(self, bulk: Bulk, messages: list[Message]) -> None:
         await self.app.flow_control.acquire()  # none while the app's flow is suspended (recovery)
         await bulk.room()

@@ -26,6 +26,14 @@ def unread_after(app: faust.App, tp: TP, offset: int) -> int:
     return max(0, highwater - offset - 1) if highwater is not None else 0
 
 
+def fetched_end(app: faust.App, tp: TP) -> tuple[int, float] | None:
+    """The log end the consumer last fetched for `tp` and when (seconds since the epoch); None for a
+    partition not assigned or not fetched yet."""
+    if tp not in app.consumer.assignment():
+        return None
+    return app.consumer.fetched_end(tp)
+
+
 def stop_worker_on_failure(app: faust.App, log: logging.Logger, what: str) -> Callable[[asyncio.Task], None]:
     """A done-callback for a write task: if it failed, log `what` failed and stop the worker. What
     follows a failed write is unacked (held back from the commit); the worker's successor is given it

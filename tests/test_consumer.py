@@ -1,17 +1,20 @@
 """The input topics' fetched messages go to their `Bulk` a fetch at a time, tracked as Faust tracks
-its deliveries, and a rebalance cuts a hand-over short."""
+its deliveries, and a rebalance cuts a hand-over short; the fetched log ends are the broker's."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from faust.types import TP
+from kafka import KafkaProducer
 
 from pipeline.config import Settings
 from streams.app import faust_app
 from streams.bulk import Bulk
 from streams.consumer import Consumer
+from streams.topics import fetched_end
 from tests.records import fetched
 
 
@@ -62,3 +65,40 @@ def test_a_rebalance_cuts_a_bulk_hand_over_short_before_anything_is_tracked(new_
 
     consumer, bulk = asyncio.run(run())
     assert len(bulk) == 0 and not consumer.unacked  # read again after the rebalance's seek
+
+
+def test_the_fetched_log_end_and_when_it_was_fetched_come_from_the_broker(settings):
+    # The case clock's `still` figures are read from these (streams.cases): a wrong end or time would
+    # make a replay look idle too soon, or never sooner than idle_after.
+    name = settings.topic("ends")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    for i in range(5):
+        producer.send(name, f"{i}".encode(), partition=0).get(timeout=30)  # a batch each
+    producer.close()
+
+    async def run() -> tuple[int, float] | None:
+        app = faust_app(settings, settings.app_id)
+        topic = app.topic(name, partitions=1, value_serializer="raw")
+        seen: list[bytes] = []
+
+        @app.agent(topic)
+        async def read(stream):
+            async for value in stream:
+                seen.append(value)
+
+        await app.start()
+        try:
+            for _ in range(300):
+                if len(seen) == 5:
+                    break
+                await asyncio.sleep(0.1)
+            return fetched_end(app, TP(name, 0))
+        finally:
+            await app.stop()
+
+    before = time.time()
+    ends = asyncio.run(run())
+    assert ends is not None
+    end, fetched_at = ends
+    assert end == 5  # the log end after five single-record batches
+    assert before - 1 <= fetched_at <= time.time()

@@ -36,7 +36,9 @@ class StreamClock:
     idle: it may be about to catch up on a backlog, and judging that by today's clock would raise
     false alarms. For the same reason a partition with unread events (`behind`: the stream's view of
     its backlog) is never idle, however long the stream went without delivering any: a stalled
-    replay is not a quiet partition.
+    replay is not a quiet partition. Idle counts from the last event applied or, when the stream
+    saw its log end stand still for longer (`still`: seconds, by its fetches), from then: a backlog
+    applied late but complete long ago is not waited on for another `idle_after`.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class StreamClock:
         wall: Callable[[], datetime] = wall_clock,
         monotonic: Callable[[], float] = time.monotonic,
         behind: Callable[[int], bool] = lambda partition: False,
+        still: Callable[[int], float] = lambda partition: 0.0,
     ):
         self.mode = mode
         self.lateness = lateness
@@ -58,6 +61,7 @@ class StreamClock:
         self._wall = wall
         self._monotonic = monotonic
         self._behind = behind
+        self._still = still
         self._marks: dict[int, Watermark] = {}
         self._newest: dict[int, datetime] = {}
         self._last_event: dict[int, float] = {}
@@ -93,7 +97,7 @@ class StreamClock:
         if last is None:
             idle, limit = self._monotonic() - self._taken.get(partition, self._started), self.startup_grace
         else:
-            idle, limit = self._monotonic() - last, self.idle_after
+            idle, limit = max(self._monotonic() - last, self._still(partition)), self.idle_after
         if idle >= limit.total_seconds() and not self._behind(partition):
             return True
         newest = self._newest.get(partition)

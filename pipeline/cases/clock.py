@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -35,6 +36,31 @@ class Watermark(BaseModel):
     def now(self) -> datetime | None:
         """The watermark, or None before the first event."""
         return None if self.max_seen is None else self.max_seen - self.lateness
+
+
+class LogEnds:
+    """How long each partition's log end has stood still, by the fetches that reported it.
+
+    Two fetches that report the same end mean nothing arrived between them, however many other
+    fetches there were (ends only grow); the time is counted from the first fetch seen to report the
+    current end, so it is never more than the truth.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[int, tuple[int, float]] = {}  # partition -> (end, when first reported)
+
+    def still(self, partition: int, end: int, fetched_at: float) -> float:
+        """Seconds the end of `partition` has stood still, given a fetch at `fetched_at` that reported `end`."""
+        first = self._first.get(partition)
+        if first is None or first[0] != end:
+            self._first[partition] = (end, fetched_at)
+            return 0.0
+        return max(0.0, fetched_at - first[1])
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """Drop partitions handed to another worker (their ends are seen afresh if they return)."""
+        for partition in partitions:
+            self._first.pop(partition, None)
 
 
 class DueIndex:

@@ -10,7 +10,7 @@ from the changelog (what was written) and is given the unacked batches again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -52,7 +52,8 @@ class CaseKeeper:
     """Case states by case id, a `CaseBook` over them and its stream clock.
 
     `behind`, given with each batch and tick: the partitions whose events the stream has fetched
-    but not handed over yet (the clock never calls those idle)."""
+    but not handed over yet (the clock never calls those idle); `still`: partition -> seconds its
+    log end has stood still, by the stream's fetches (a partition quiet that long is idle)."""
 
     def __init__(
         self,
@@ -63,20 +64,28 @@ class CaseKeeper:
     ):
         self.states: dict[str, CaseState] = {}
         self._behind: frozenset[int] = frozenset()
-        self.clock = StreamClock(clock, lateness=policy.lateness, behind=lambda partition: partition in self._behind)
+        self._still: Mapping[int, float] = {}
+        self.clock = StreamClock(
+            clock,
+            lateness=policy.lateness,
+            behind=lambda partition: partition in self._behind,
+            still=lambda partition: self._still.get(partition, 0.0),
+        )
         self.book = CaseBook(policy, self.states.get, self.clock, settle_after, evict_after)
 
-    def on_events(self, packs: Sequence[tuple[int, bytes]], behind: Iterable[int] = ()) -> Settled:
+    def on_events(
+        self, packs: Sequence[tuple[int, bytes]], behind: Iterable[int] = (), still: Mapping[int, float] | None = None
+    ) -> Settled:
         """Apply the case events of case-feed messages (partition, value), in order."""
-        self._behind = frozenset(behind)
+        self._behind, self._still = frozenset(behind), still or {}
         batch = [(partition, event) for partition, value in packs for event in read_case_events(value)]
         settled = self._settled(self.book.on_events(batch))
         settled.events = len(batch)
         return settled
 
-    def on_tick(self, behind: Iterable[int] = ()) -> Settled:
+    def on_tick(self, behind: Iterable[int] = (), still: Mapping[int, float] | None = None) -> Settled:
         """Fire what the clock says is due, on every partition."""
-        self._behind = frozenset(behind)
+        self._behind, self._still = frozenset(behind), still or {}
         live = all(self.clock.live(p) for p in self.book.due)
         settled = self._settled(self.book.on_tick())
         settled.live = live

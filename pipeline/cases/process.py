@@ -8,7 +8,7 @@ in the order made. With `own_process=False` the same keeper runs in a thread of 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -62,13 +62,15 @@ class CaseProcess:
             return await loop.run_in_executor(self._executor, _call, method, *args)
         return await loop.run_in_executor(self._executor, getattr(self._keeper, method), *args)
 
-    async def on_events(self, packs: Sequence[tuple[int, bytes]], behind: Iterable[int]) -> Settled:
+    async def on_events(
+        self, packs: Sequence[tuple[int, bytes]], behind: Iterable[int], still: Mapping[int, float] | None = None
+    ) -> Settled:
         """Apply case-feed messages (partition, value); see `CaseKeeper.on_events`."""
-        return await self._run("on_events", list(packs), frozenset(behind))
+        return await self._run("on_events", list(packs), frozenset(behind), dict(still or {}))
 
-    async def on_tick(self, behind: Iterable[int]) -> Settled:
+    async def on_tick(self, behind: Iterable[int], still: Mapping[int, float] | None = None) -> Settled:
         """Fire what is due; see `CaseKeeper.on_tick`."""
-        return await self._run("on_tick", frozenset(behind))
+        return await self._run("on_tick", frozenset(behind), dict(still or {}))
 
     async def rebuild(self, stored: Iterable[Stored], owned: Iterable[int]) -> int:
         """Replace the states with the case table's content; returns the cases on `owned` partitions."""

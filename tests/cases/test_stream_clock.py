@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pipeline.cases.book import StreamClock
+from pipeline.cases.clock import LogEnds
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -95,3 +96,33 @@ def test_a_partition_with_unread_events_is_never_idle_however_long_the_stream_st
     unread.add(2)
     ticker.t += 60
     assert not clock.live(2), "a new partition with a backlog is not idle after its grace either"
+
+
+def test_a_backlog_complete_long_ago_is_idle_as_soon_as_it_is_applied():
+    # The case process applies the last of a replay 9 s after the broker received it: nothing has
+    # arrived since, so the replay is over now, not idle_after after the apply.
+    ticker = Ticker()
+    still = {0: 9.0, 1: 2.0}
+    unread: set[int] = set()
+    clock = StreamClock("auto", wall=lambda: NOW, monotonic=ticker, behind=lambda p: p in unread, still=lambda p: still.get(p, 0.0))
+    clock.own({0, 1})
+    clock.observe(0, NOW - timedelta(days=20))
+    clock.observe(1, NOW - timedelta(days=20))
+    assert clock.live(0) and clock.now(0) == NOW
+    assert not clock.live(1), "an end still for 2 s: events may still be coming"
+    ticker.t += 5
+    assert clock.live(1), "5 s since its last event applied: idle as before"
+    unread.add(0)
+    assert not clock.live(0), "unread events: never idle, however still the end looked"
+
+
+def test_log_end_stillness_counts_from_the_first_fetch_that_reported_the_end():
+    ends = LogEnds()
+    assert ends.still(0, 100, fetched_at=10.0) == 0.0
+    assert ends.still(0, 100, fetched_at=12.5) == 2.5
+    assert ends.still(0, 100, fetched_at=16.0) == 6.0
+    assert ends.still(0, 130, fetched_at=16.5) == 0.0, "a new end: something arrived"
+    assert ends.still(0, 130, fetched_at=17.0) == 0.5
+    assert ends.still(1, 7, fetched_at=17.0) == 0.0, "partitions are counted apart"
+    ends.forget({0})
+    assert ends.still(0, 130, fetched_at=30.0) == 0.0, "a partition back from another worker starts afresh"
