@@ -72,6 +72,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
                 out[p] = ends.still(p, *seen)
         return out
 
+    handed = 0  # touchpoints handed to the keeper by this worker
     lock = asyncio.Lock()  # one keeper call at a time, and none while partitions change hands
     writing: deque[asyncio.Task] = deque()  # settles in flight, each after the one before
 
@@ -152,6 +153,7 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
 
     @app.agent(topic, name="track_cases")
     async def track_cases(stream: faust.StreamT) -> None:
+        nonlocal handed
         # A message holds a landing batch's events for one partition: a take of one per partition
         # is about one landing batch (CX_BATCH_SIZE touchpoints) while the stream runs at full speed.
         # The keeper applies a take while the one before is written (the case process would
@@ -165,7 +167,9 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
             async with lock:
                 for event in events:
                     applied[event.message.partition] = event.message.offset
-                settle_next(await keeper.on_events(packs, behind(), still()), events)
+                done = await keeper.on_events(packs, behind(), still())
+                handed += done.events
+                settle_next(done, events)
 
     @app.timer(interval=settings.tick_seconds)
     async def fire_deadlines() -> None:
@@ -173,10 +177,12 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
             return  # which partitions are this worker's is being decided
         async with lock:
             done = await keeper.on_tick(behind(), still())
+            through = handed  # every touchpoint handed over so far was applied before this tick
             written = settle_next(done)
         await written
         progress.ticks += 1
-        progress.live_ticks += done.live
+        if done.live:
+            progress.live_through = max(progress.live_through, through)
 
     @app.timer(interval=STATUS_SECONDS)
     async def report_size() -> None:

@@ -47,7 +47,6 @@ class _Watch:
         self.feed: asyncio.Future | None = None
         self.seen, self.seen_at = -1, time.monotonic()
         self.now = Landed(0, 0, 0)
-        self.live_from: int | None = None
         self.progress = Progress()  # the worker's own counts
         self.counted_at = -COUNT_SECONDS
 
@@ -94,13 +93,10 @@ class _Watch:
         if self.now.dlq < fed.invalid:
             self._check_stall()
             return False
-        if self.until_live:
-            # Once the replay is over the clock follows the wall clock; two settled live ticks after
-            # everything landed mean that what is overdue today has fired.
-            if self.live_from is None:
-                self.live_from = worker.live_ticks
-            if worker.live_ticks < self.live_from + 2:
-                return False
+        if self.until_live and worker.live_through < worker.case_feed:
+            # Once the replay is over the clock follows the wall clock: a tick on it, settled, after
+            # every touchpoint was applied means that what is overdue today has fired.
+            return False
         return self._notices_done(worker.alert_keys)
 
     def _notices_done(self, published: set[tuple[str, str]]) -> bool:

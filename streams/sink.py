@@ -34,7 +34,9 @@ class Progress:
     cases_evicted: int = 0  # closed cases removed from the case table after their quiet period
     alert_keys: set[tuple[str, str]] = field(default_factory=set)  # (alert_id, status) published
     ticks: int = 0
-    live_ticks: int = 0  # ticks settled while every watched partition followed the wall clock
+    # Touchpoints handed to the case process when the latest tick that found every watched partition
+    # on the wall clock went through (-1: none yet); its writes had landed when this was set.
+    live_through: int = -1
 
 
 class Sink:
