@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from pipeline.cases.derive import Fold, order_key, read, response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, field_validator
 
@@ -31,24 +31,27 @@ class Frozen(BaseModel):
             raise ValueError(f"{cls.__name__} needs {sorted(required - values.keys())}")
         fields = dict(template)
         fields.update(values)  # keys keep the template's places: the JSON's field order is the schema's
-        new = object.__new__(cls)
-        object.__setattr__(new, "__dict__", fields)
-        object.__setattr__(new, "__pydantic_fields_set__", set(values))
-        object.__setattr__(new, "__pydantic_extra__", None)
-        object.__setattr__(new, "__pydantic_private__", None)
-        return new
+        return _unvalidated(cls, fields, set(values))
 
     def evolve(self, **changes: Any) -> Self:
         """A copy with `changes` (values of the fields' types, not validated: like `model_copy(update=)`).
 
         Every event copies its case's state a few times; `model_copy` takes twice as long, going
         through `copy.copy` for each of the model's inner dictionaries."""
-        new = object.__new__(type(self))
-        object.__setattr__(new, "__dict__", {**self.__dict__, **changes})
-        object.__setattr__(new, "__pydantic_fields_set__", self.__pydantic_fields_set__ | changes.keys())
-        object.__setattr__(new, "__pydantic_extra__", None)  # extra="forbid"
-        object.__setattr__(new, "__pydantic_private__", None)  # no private attributes
-        return new
+        return _unvalidated(type(self), {**self.__dict__, **changes}, self.__pydantic_fields_set__ | changes.keys())
+
+
+_M = TypeVar("_M", bound="Frozen")
+
+
+def _unvalidated(model: type[_M], fields: dict[str, Any], fields_set: set[str]) -> _M:
+    """A `model` holding `fields` as they are (what pydantic's own construction leaves, minus validation)."""
+    new = object.__new__(model)
+    object.__setattr__(new, "__dict__", fields)
+    object.__setattr__(new, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(new, "__pydantic_extra__", None)  # extra="forbid"
+    object.__setattr__(new, "__pydantic_private__", None)  # no private attributes
+    return new
 
 
 @cache
