@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-BENCHES = [["bench.stages", "--kafka", "--stream"], ["bench.text"], ["bench.cases"], ["bench.notices"], ["bench.freshness"]]
+BENCHES = [["bench.stages", "--kafka", "--stream"], ["bench.text"], ["bench.cases"], ["bench.notices"], ["bench.freshness"], ["bench.demo"]]
 
 if __name__ == "__main__":
     failed = 0
