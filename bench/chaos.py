@@ -15,22 +15,19 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.common import rss_mb, work_dir
+from bench.common import CX, rss_mb, work_dir
 from pipeline.broker import LocalBroker, ensure_topics
 from pipeline.config import Settings
 from pipeline.generate import generate
 from pipeline.produce import Fed, produce_lines
 
 from tests.alerts.receivers import Receivers
-
-CX = str(Path(sys.executable).with_name("cx"))
 
 
 @dataclass

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+
+CX = str(Path(sys.executable).with_name("cx"))  # the `cx` command of this environment
 
 
 def pct(values: list[float], q: float) -> float:

@@ -18,8 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.chaos import CX
-from bench.common import rss_mb, work_dir
+from bench.common import CX, rss_mb, work_dir
 from pipeline.broker import LocalBroker, ensure_topics
 from pipeline.config import Settings
 from pipeline.generate import generate

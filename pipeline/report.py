@@ -13,6 +13,8 @@ from rich.table import Table
 from pipeline.store import Store
 from pipeline.summary import Landed, landed, summary_sections
 
+WALL_TIME = "wall time"  # the run's row in the summary and report (bench.demo reads it back)
+
 
 class RunResult(Protocol):
     """What a feed run knows about itself."""
@@ -40,7 +42,7 @@ def _totals(store: Store, result: RunResult | None) -> list[tuple[str, str]]:
         ("DLQ (rejected, with reason)", f"{now.dlq}"),
     ]
     if result is not None and result.seconds > 0:
-        rows.append(("wall time", f"{result.seconds:.1f} s ({result.fed.total / result.seconds:,.0f} events/s)"))
+        rows.append((WALL_TIME, f"{result.seconds:.1f} s ({result.fed.total / result.seconds:,.0f} events/s)"))
         worker = result.progress
         rows.append(("landing batches", f"{worker.landing_batches} (largest {worker.largest_landing_batch})"))
     return rows
