@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     # A ClickHouse cluster (remote_servers name): tables are replicated + distributed (cx migrate --cluster).
     clickhouse_cluster: str | None = None
     batch_size: int = Field(default=500, ge=1)
-    # While a partition is behind, takes of `batch_size` join into batches of up to this many (fewer
-    # inserts: ClickHouse's cost is per insert); live, batches stay `batch_size` (see pipeline.landing).
+    # A batch's cap: a take goes once `batch_size` are there, with whatever else already waits up to
+    # this many, and while a partition is behind, takes join up to it (fewer inserts: ClickHouse's
+    # cost is per insert). See streams.agents and pipeline.landing.
     catch_up_batch_size: int = Field(default=2000, ge=1)
     # Processes that land batches (parse, validate, text analysis, rows) beside the worker process:
     # None, one per core but one; 0, in a thread of the worker process.

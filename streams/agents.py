@@ -2,8 +2,10 @@
 `pipeline.landing`, then ack.
 
 Offsets are committed only for acked events, and a batch is acked only after its rows are written.
-A batch is one take of `CX_BATCH_SIZE` messages, or, while a backlog waits on its partitions,
-several joined (up to `CX_CATCH_UP_BATCH_SIZE`): a backlog lands in fewer inserts.
+A batch is one take: once `CX_BATCH_SIZE` messages are there (or the flush window passed), with
+whatever else already waits, up to `CX_CATCH_UP_BATCH_SIZE` (what piled up while the batch before was
+written); while a backlog waits on its partitions, several takes are joined, up to the same size. So
+a busy stream and a backlog land in fewer inserts, and no message waits longer for it.
 Two batches are in hand at once: while one is written, the next is landed in a worker process
 (`pipeline.landing_pool`); writes and acks keep the batches' order.
 """
@@ -79,7 +81,8 @@ def register_agents(
             try:
                 while True:
                     # Holding a batch, wait no longer than the flush window: an idle stream lands it.
-                    taken = await bulk.take(settings.batch_size, settings.flush_seconds, wait=not held)
+                    room = settings.catch_up_batch_size - len(held)
+                    taken = await bulk.take(settings.batch_size, settings.flush_seconds, wait=not held, most=room)
                     for message in taken:
                         taken_to[message.tp] = message.offset
                     held += taken

@@ -47,18 +47,23 @@ class Bulk:
         self._arrived.clear()
         self._room.set()
 
-    async def take(self, most: int, within: float, wait: bool = True) -> list[Message]:
-        """Up to `most` messages: once that many are here, or `within` seconds after the first came.
+    async def take(self, enough: int, within: float, wait: bool = True, most: int | None = None) -> list[Message]:
+        """The messages here once `enough` are, or `within` seconds after the first came; at most
+        `most` (default: `enough`).
 
+        Whatever waits beyond `enough` goes along (up to `most`): messages that piled up while the
+        batch before was landed and written need not wait for a take of their own, and a busy stream
+        lands in fewer, larger batches without any message waiting longer.
         `wait=False`: do not wait for a first message longer than `within` either (the caller holds
         a batch that must not wait on an idle stream). The list may be empty (that, or a rebalance
         cleared the buffer meanwhile)."""
         loop = asyncio.get_running_loop()
+        most = max(enough, most or 0)
         if wait:
             while not self._messages:
                 await self._arrived.wait()
         deadline = loop.time() + within
-        while len(self._messages) < most and (left := deadline - loop.time()) > 0:
+        while len(self._messages) < enough and (left := deadline - loop.time()) > 0:
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), left)

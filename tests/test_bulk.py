@@ -25,6 +25,21 @@ def test_a_take_returns_at_once_when_enough_came():
     assert waited < 1.0
 
 
+def test_a_take_brings_along_what_already_waits_up_to_its_cap():
+    async def run():
+        bulk = Bulk(capacity=100)
+        bulk.put(_messages(0, 12))
+        started = asyncio.get_running_loop().time()
+        first = await bulk.take(5, within=10.0, most=9)  # enough came: no waiting, and 4 more go along
+        second = await bulk.take(5, within=0.05, most=9)  # 3 left, fewer than enough: the window passes
+        return first, second, asyncio.get_running_loop().time() - started
+
+    first, second, waited = asyncio.run(run())
+    assert [m.offset for m in first] == list(range(9))
+    assert [m.offset for m in second] == [9, 10, 11]
+    assert waited < 1.0
+
+
 def test_a_take_gathers_what_comes_within_the_window_after_the_first():
     async def run():
         bulk = Bulk(capacity=100)
