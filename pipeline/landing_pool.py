@@ -14,6 +14,8 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 
+import orjson
+
 from pipeline.children import start_now, worker_processes
 from pipeline.events.models import ID_MAX_LENGTH
 from pipeline.identity import FirstUse
@@ -45,12 +47,22 @@ def candidate_ids(messages: Sequence[Message], field: str) -> list[str]:
     ids = set()
     for msg in messages:
         try:
-            value = json.loads(msg.value).get(field)
+            value = _json_object(msg.value).get(field)
         except (ValueError, AttributeError, RecursionError):
             continue  # not a JSON object: it will be dead-lettered, no id to look up
         if isinstance(value, str):
             ids.update(form for form in (value, value.strip()) if _could_be_id(form))
     return sorted(ids)
+
+
+def _json_object(value: bytes) -> object:
+    # orjson reads strict UTF-8 JSON ~3x faster (this runs in the worker's own thread, on every
+    # message); what it refuses (other encodings, NaN, lone surrogates, deep nesting) is read as
+    # before, so every id the standard library would find is still found.
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return json.loads(value)
 
 
 def _could_be_id(text: str) -> bool:

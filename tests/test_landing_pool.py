@@ -94,6 +94,17 @@ def test_candidate_ids_skip_what_is_no_json_object_and_no_possible_id():
     assert candidate_ids([Message(v, TOUCHPOINTS, 0, i) for i, v in enumerate(hostile)], "event_id") == ["   "]
 
 
+def test_candidate_ids_read_what_the_fast_parser_refuses_as_the_standard_library_does():
+    # Not strict UTF-8 JSON (orjson refuses each), yet the standard library reads an id from it.
+    odd = [
+        json.dumps({"event_id": "E1"}).encode("utf-16"),
+        b'{"event_id": "E2", "attrs": {"x": NaN}}',
+        b"\xef\xbb\xbf" + json.dumps({"event_id": "E3"}).encode(),
+        b'{"event_id": "E4", "n": 1e400}',
+    ]
+    assert candidate_ids([Message(v, TOUCHPOINTS, 0, i) for i, v in enumerate(odd)], "event_id") == ["E1", "E2", "E3", "E4"]
+
+
 def test_in_a_thread_it_is_the_same_function():
     pool = LandingPool(0)
     try:
