@@ -38,6 +38,7 @@ from streams.sink import Progress
 
 PACE = 0.005  # seconds: the producer sleeps only when the next line is due later than this
 KEPT_UP = 0.97  # of the offered rate, landing and case state alike: the stream keeps up
+LANDED, APPLIED = 1, 2  # columns of `Run.marks`
 
 
 def paced(lines: list[str], rate: float, sent_at: dict[str, float]) -> Iterator[str]:
@@ -76,7 +77,7 @@ class Run:
         return max(self.sent_at.values()) - min(self.sent_at.values())
 
     def rate(self, column: int) -> float:
-        """Per second over the feed, its first tenth left out (start-up)."""
+        """`column` (LANDED or APPLIED) per second over the feed, its first tenth left out (start-up)."""
         first, last = min(self.sent_at.values()), max(self.sent_at.values())
         window = [m for m in self.marks if first + (last - first) / 10 <= m[0] <= last]
         if len(window) < 2:
@@ -84,9 +85,9 @@ class Run:
         return (window[-1][column] - window[0][column]) / (window[-1][0] - window[0][0])
 
     def done_after(self, column: int, total: int) -> float:
-        """Seconds from the last line sent until `total` was reached (inf: never)."""
+        """Seconds from the last line sent until `column` reached `total` (inf: never)."""
         last = max(self.sent_at.values())
-        return next((t - last for t, *counts in self.marks if counts[column - 1] >= total), float("inf"))
+        return next((mark[0] - last for mark in self.marks if mark[column] >= total), float("inf"))
 
 
 def run(settings: Settings, lines: list[str], rate: float) -> Run:
@@ -133,11 +134,12 @@ def main() -> None:
     d = found.delays
     print(f"event -> queryable at {args.rate:,.0f} events/s for {args.seconds:.0f} s, n={len(d)}/{len(lines)}: "
           f"p50 {pct(d, 0.5):.2f} s, p99 {pct(d, 0.99):.2f} s, max {d[-1]:.2f} s (goal p99 <= 2 s)")  # fmt: skip
-    landed, applied = found.rate(1) / (len(lines) / found.feed_seconds), found.rate(2) / (found.case_feed / found.feed_seconds)
-    print(f"  landed   {found.rate(1):7,.0f} events/s ({landed:.0%} of the offered rate); "
-          f"the last event {found.done_after(1, len(lines)):.1f} s after the last line was sent")  # fmt: skip
-    print(f"  applied  {found.rate(2):7,.0f} touchpoints/s to their cases ({applied:.0%}); "
-          f"the last {found.done_after(2, found.case_feed):.1f} s after it")  # fmt: skip
+    landed = found.rate(LANDED) / (len(lines) / found.feed_seconds)
+    applied = found.rate(APPLIED) / (found.case_feed / found.feed_seconds)
+    print(f"  landed   {found.rate(LANDED):7,.0f} events/s ({landed:.0%} of the offered rate); "
+          f"the last event {found.done_after(LANDED, len(lines)):.1f} s after the last line was sent")  # fmt: skip
+    print(f"  applied  {found.rate(APPLIED):7,.0f} touchpoints/s to their cases ({applied:.0%}); "
+          f"the last {found.done_after(APPLIED, found.case_feed):.1f} s after it")  # fmt: skip
     kept_up = min(landed, applied) >= KEPT_UP
     print(f"  kept up with {args.rate:,.0f} events/s: {'yes' if kept_up else 'no'} (both >= {KEPT_UP:.0%}; "
           f"goal: yes at >= 5,000 events/s on 2 cores)")  # fmt: skip
