@@ -41,8 +41,8 @@ def wants_more(taken: int, unread: int, batch_size: int, catch_up_batch_size: in
 
     Only while the rest of a `catch_up_batch_size` batch is already waiting (`unread` on the batch's
     partitions: a backlog, not a burst) and one more take still fits: a backlog lands in fewer,
-    larger batches, while a live stream's batches stay what one take gathered (`batch_size`, or what
-    came within the flush window), as prompt as before."""
+    larger batches, while a live stream's batches stay what one take gathered (`batch_size` and
+    whatever already waited, or what came within the flush window), as prompt as before."""
     return unread >= catch_up_batch_size - taken and taken + batch_size <= catch_up_batch_size
 
 
