@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import pct
@@ -67,18 +67,19 @@ class Run:
     """What one run measured."""
 
     delays: list[float]  # seconds from produce to `ingested_at`, per event, sorted
-    sent_at: dict[str, float]
-    marks: list[tuple[float, int, int]] = field(default_factory=list)  # (time, landed, applied) every poll
-    case_feed: int = 0  # touchpoints forwarded to the case stream
+    first_sent: float  # when the first line was handed to the producer (seconds since the epoch)
+    last_sent: float
+    marks: list[tuple[float, int, int]]  # (time, landed, applied) every poll
+    case_feed: int  # touchpoints forwarded to the case stream
 
     @property
     def feed_seconds(self) -> float:
         """From the first line sent to the last."""
-        return max(self.sent_at.values()) - min(self.sent_at.values())
+        return self.last_sent - self.first_sent
 
     def rate(self, column: int) -> float:
         """`column` (LANDED or APPLIED) per second over the feed, its first tenth left out (start-up)."""
-        first, last = min(self.sent_at.values()), max(self.sent_at.values())
+        first, last = self.first_sent, self.last_sent
         window = [m for m in self.marks if first + (last - first) / 10 <= m[0] <= last]
         if len(window) < 2:
             return 0.0
@@ -86,8 +87,7 @@ class Run:
 
     def done_after(self, column: int, total: int) -> float:
         """Seconds from the last line sent until `column` reached `total` (inf: never)."""
-        last = max(self.sent_at.values())
-        return next((mark[0] - last for mark in self.marks if mark[column] >= total), float("inf"))
+        return next((mark[0] - self.last_sent for mark in self.marks if mark[column] >= total), float("inf"))
 
 
 def run(settings: Settings, lines: list[str], rate: float) -> Run:
@@ -118,7 +118,7 @@ def run(settings: Settings, lines: list[str], rate: float) -> Run:
         "UNION ALL SELECT review_id, toUnixTimestamp64Milli(min(ingested_at)) FROM cx.reviews GROUP BY review_id"
     )
     delays = sorted(ms / 1000 - sent_at[event_id] for event_id, ms in rows if event_id in sent_at)
-    return Run(delays, sent_at, marks, progress.case_feed)
+    return Run(delays, min(sent_at.values()), max(sent_at.values()), marks, progress.case_feed)
 
 
 def main() -> None:
