@@ -45,6 +45,7 @@ def _totals(store: Store, result: RunResult | None) -> list[tuple[str, str]]:
         rows.append((WALL_TIME, f"{result.seconds:.1f} s ({result.fed.total / result.seconds:,.0f} events/s)"))
         worker = result.progress
         rows.append(("landing batches", f"{worker.landing_batches} (largest {worker.largest_landing_batch})"))
+        rows.append(("case takes", f"{worker.case_takes} (largest {worker.largest_case_take} touchpoints)"))
     return rows
 
 

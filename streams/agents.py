@@ -52,7 +52,7 @@ def register_agents(
     """Declare topics and the landing agents on `app`; `bulks` (which `app`'s consumer reads) gets
     a `Bulk` per input topic."""
     sink = Sink(store, output)
-    register_cases(app, settings, sink, keeper, progress)
+    register_cases(app, settings, sink, keeper, progress, bulks)
 
     # A batch that failed holds back every offset after it: stop the worker rather than wait for the
     # next batch to notice.

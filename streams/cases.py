@@ -1,12 +1,12 @@
 """Case state in a Faust table keyed by case_id, SLA deadlines fired by a timer on the stream clock.
 
 Validated touchpoints arrive on the internal `cx.case-events` topic on their case's partition,
-packed (one message per partition per landing batch), with their sentiment, so text is scored once.
-Each batch: apply (in the case process, `pipeline.cases.process`) -> publish breaches -> write
-responses, alerts and case rows -> write the changelog and the table -> ack; the next batch is
-applied while one is written, and the writes keep the batches' order. A timer fires
-deadlines that pass while no events arrive (live: the wall clock; replay: the watermark) and
-removes closed cases once they have been quiet for CX_CASE_EVICT_AFTER.
+packed (one message per partition per landing batch), with their sentiment, so text is scored once;
+the consumer hands them over in lists (`streams.bulk`). Each take: apply (in the case process,
+`pipeline.cases.process`) -> publish breaches -> write responses, alerts and case rows -> write the
+changelog and the table -> ack; the next take is applied while one is written, and the writes keep
+the takes' order. A timer fires deadlines that pass while no events arrive (live: the wall clock;
+replay: the watermark) and removes closed cases once they have been quiet for CX_CASE_EVICT_AFTER.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from datetime import UTC, datetime
 
 import faust
-from faust.types import TP
+from faust.types import TP, Message
 
 from pipeline.broker.topics import BREACHES, CASE_EVENTS
 from pipeline.cases.clock import LogEnds
@@ -26,16 +26,26 @@ from pipeline.cases.keeper import Settled
 from pipeline.cases.process import CaseProcess
 from pipeline.config import Settings
 from pipeline.sla.policy import load_policy
+from streams.bulk import Bulk
 from streams.sink import Progress, Sink
 from streams.topics import fetched_end, raw_topic, stop_worker_on_failure, unread_after
 
 log = logging.getLogger("cx.cases")
 STATUS_SECONDS = 30.0  # how often the worker logs the size of its case table
 IN_FLIGHT = 2  # case-feed takes applied but not yet written
+CATCH_UP_LANDINGS = 4  # a case-feed take brings along at most this many landing batches' messages
 
 
-def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseProcess, progress: Progress) -> None:
-    """Declare the case table, agent and timer (the landing agents forward touchpoints to `cx.case-events`)."""
+def register_cases(
+    app: faust.App,
+    settings: Settings,
+    sink: Sink,
+    keeper: CaseProcess,
+    progress: Progress,
+    bulks: MutableMapping[str, Bulk],
+) -> None:
+    """Declare the case table, the case loop and the timer (the landing agents forward touchpoints to
+    `cx.case-events`); `bulks` gets the case feed's `Bulk`."""
     hours = load_policy(settings.sla_policy).business_hours
     this_year = datetime.now(UTC).year
     if hours.holidays and not hours.holidays_cover(this_year):
@@ -80,16 +90,16 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
     # changelog and is given the unacked batches again.
     crash_on_failure = stop_worker_on_failure(app, log, "writing case updates")
 
-    def settle_next(done: Settled, events: Sequence[faust.EventT] = ()) -> asyncio.Task:
-        # Written in the order the keeper decided; `events` are acked once theirs landed.
+    def settle_next(done: Settled, messages: Sequence[Message] = ()) -> asyncio.Task:
+        # Written in the order the keeper decided; `messages` are acked once theirs landed.
         previous = writing[-1] if writing else None
 
         async def in_order() -> None:
             if previous is not None:
                 await previous
             await settle(done)
-            for event in events:
-                event.ack()
+            for message in messages:
+                app.consumer.ack(message)
             progress.case_events += done.events
 
         task = asyncio.ensure_future(in_order())
@@ -151,25 +161,40 @@ def register_cases(app: faust.App, settings: Settings, sink: Sink, keeper: CaseP
         progress.case_updates += done.updates
         progress.alert_keys.update(done.alert_keys)
 
-    @app.agent(topic, name="track_cases")
-    async def track_cases(stream: faust.StreamT) -> None:
+    async def track_cases() -> None:
         nonlocal handed
-        # A message holds a landing batch's events for one partition: a take of one per partition
-        # is about one landing batch (CX_BATCH_SIZE touchpoints) while the stream runs at full speed.
-        # The keeper applies a take while the one before is written (the case process would
-        # otherwise wait on every write); at most IN_FLIGHT takes are unwritten.
-        async for events in stream.take_events(settings.partitions, within=settings.flush_seconds):
-            for event in events:
-                event.message.incref()  # held until written (take_events acks on the way out)
-            packs = [(e.message.partition, e.message.value) for e in events]
-            while len(writing) >= IN_FLIGHT:
-                await asyncio.wait([writing[0]])
-            async with lock:
-                for event in events:
-                    applied[event.message.partition] = event.message.offset
-                done = await keeper.on_events(packs, behind(), still())
-                handed += done.events
-                settle_next(done, events)
+        # A case-feed message holds one landing batch's touchpoints for one partition. A take goes
+        # once a landing batch's worth is here (one message per partition) or the flush window
+        # passed, with whatever else already waits, up to CATCH_UP_LANDINGS landing batches: a case
+        # state that fell behind catches up in fewer, larger takes (a changed case is dumped and
+        # written once per take, and each write has a fixed cost). The keeper applies a take while
+        # the one before is written; at most IN_FLIGHT takes are unwritten, and the next take waits
+        # for room first, so it brings along what arrived meanwhile.
+        try:
+            while True:
+                while len(writing) >= IN_FLIGHT:
+                    await asyncio.wait([writing[0]])
+                taken = await bulk.take(
+                    settings.partitions, settings.flush_seconds, most=settings.partitions * CATCH_UP_LANDINGS
+                )
+                if not taken:
+                    continue  # a rebalance cleared the buffer
+                async with lock:
+                    for message in taken:
+                        applied[message.partition] = message.offset
+                    packs = [(message.partition, message.value or b"") for message in taken]
+                    done = await keeper.on_events(packs, behind(), still())
+                    handed += done.events
+                    settle_next(done, taken)
+                progress.case_takes += 1
+                progress.largest_case_take = max(progress.largest_case_take, done.events)
+        except Exception as exc:
+            await app.crash(exc)  # a failed write has crashed the worker already: no-op then
+
+    bulk = bulks[topic.get_topic_name()] = Bulk(capacity=2 * settings.partitions * CATCH_UP_LANDINGS)
+    app.topics.add(topic)  # subscribed; the consumer puts its messages in `bulk`
+    app.flow_control.manage_queue(bulk)  # emptied when a rebalance starts
+    app.task(track_cases)
 
     @app.timer(interval=settings.tick_seconds)
     async def fire_deadlines() -> None:

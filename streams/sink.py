@@ -30,6 +30,8 @@ class Progress:
     largest_landing_batch: int = 0  # messages (CX_BATCH_SIZE live, up to CX_CATCH_UP_BATCH_SIZE behind)
     case_feed: int = 0  # touchpoints forwarded to the case stream
     case_events: int = 0  # touchpoints applied to case state
+    case_takes: int = 0  # case-feed takes applied (one landing batch each live; several while behind)
+    largest_case_take: int = 0  # touchpoints
     case_updates: int = 0  # case states changed (events and fired deadlines)
     cases_evicted: int = 0  # closed cases removed from the case table after their quiet period
     alert_keys: set[tuple[str, str]] = field(default_factory=set)  # (alert_id, status) published

@@ -23,6 +23,10 @@ def test_5000_events_with_50_malformed_land_exactly_once(settings, clean_store):
     # The feed outruns the worker: takes join into larger batches while a backlog waits, never past the cap.
     assert settings.batch_size < result.progress.largest_landing_batch <= settings.catch_up_batch_size
     assert result.progress.landing_batches < 5000 / settings.batch_size
+    # The case state, behind the landing, catches up in takes of several landing batches' touchpoints
+    # (a landing batch holds at most the cap).
+    assert result.progress.largest_case_take > settings.catch_up_batch_size
+    assert result.progress.case_takes < result.progress.landing_batches
     assert result.fed.touchpoints == workload.touchpoints and result.fed.reviews == workload.reviews
     # Exact counts, without FINAL: nothing was written twice.
     assert scalar(store, "SELECT count() FROM cx.touchpoints") == workload.touchpoints
