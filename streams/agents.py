@@ -50,7 +50,7 @@ def register_agents(
     bulks: MutableMapping[str, Bulk],
 ) -> None:
     """Declare topics and the landing agents on `app`; `bulks` (which `app`'s consumer reads) gets
-    a `Bulk` per input topic."""
+    a `Bulk` per input topic (and the case feed's, from `register_cases`)."""
     sink = Sink(store, output)
     register_cases(app, settings, sink, keeper, progress, bulks)
 
