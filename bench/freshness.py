@@ -124,7 +124,7 @@ def run(settings: Settings, lines: list[str], rate: float) -> Run:
         "UNION ALL SELECT review_id, toUnixTimestamp64Milli(min(ingested_at)) FROM cx.reviews GROUP BY review_id"
     )
     delays = sorted(ms / 1000 - sent_at[event_id] for event_id, ms in rows if event_id in sent_at)
-    return Run(delays, min(sent_at.values()), max(sent_at.values()), marks, progress)
+    return Run(delays, sent[0], sent[-1], marks, progress)  # `sent` is in the order the lines went
 
 
 def main() -> None:
@@ -140,13 +140,14 @@ def main() -> None:
     d = found.delays
     print(f"event -> queryable at {args.rate:,.0f} events/s for {args.seconds:.0f} s, n={len(d)}/{len(lines)}: "
           f"p50 {pct(d, 0.5):.2f} s, p99 {pct(d, 0.99):.2f} s, max {d[-1]:.2f} s (goal p99 <= 2 s)")  # fmt: skip
-    landed = found.rate(LANDED) / (len(lines) / found.feed_seconds)
-    applied = found.rate(APPLIED) / (found.progress.case_feed / found.feed_seconds)
-    print(f"  landed   {found.rate(LANDED):7,.0f} events/s ({landed:.0%} of the offered rate); "
-          f"the last event {found.done_after(LANDED, len(lines)):.1f} s after the last line was sent")  # fmt: skip
-    print(f"  applied  {found.rate(APPLIED):7,.0f} touchpoints/s to their cases ({applied:.0%}); "
-          f"the last {found.done_after(APPLIED, found.progress.case_feed):.1f} s after it")  # fmt: skip
     worker = found.progress
+    landed_rate, applied_rate = found.rate(LANDED), found.rate(APPLIED)
+    landed = landed_rate / (len(lines) / found.feed_seconds)
+    applied = applied_rate / (worker.case_feed / found.feed_seconds)
+    print(f"  landed   {landed_rate:7,.0f} events/s ({landed:.0%} of the offered rate); "
+          f"the last event {found.done_after(LANDED, len(lines)):.1f} s after the last line was sent")  # fmt: skip
+    print(f"  applied  {applied_rate:7,.0f} touchpoints/s to their cases ({applied:.0%}); "
+          f"the last {found.done_after(APPLIED, worker.case_feed):.1f} s after it")  # fmt: skip
     print(f"  landing batches {worker.landing_batches:,} (largest {worker.largest_landing_batch:,} events); "
           f"case takes {worker.case_takes:,} (largest {worker.largest_case_take:,} touchpoints)")  # fmt: skip
     kept_up = min(landed, applied) >= KEPT_UP

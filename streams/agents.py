@@ -33,7 +33,7 @@ from streams.bulk import Bulk
 from streams.cases import register_cases
 from streams.output import Output
 from streams.sink import Progress, Sink
-from streams.topics import raw_topic, stop_worker_on_failure, unread_after
+from streams.topics import raw_topic, stop_worker_on_failure, subscribe_in_bulk, unread_after
 
 log = logging.getLogger("cx.landing")
 IN_HAND = 2  # batches landed or being written at once, per agent
@@ -114,7 +114,5 @@ def register_agents(
 
     for name, table in ((TOUCHPOINTS, tables.TOUCHPOINTS), (REVIEWS, tables.REVIEWS)):
         topic = raw_topic(app, settings, name)
-        bulk = bulks[topic.get_topic_name()] = Bulk(capacity=2 * settings.catch_up_batch_size)
-        app.topics.add(topic)  # subscribed; the consumer puts its messages in `bulk`
-        app.flow_control.manage_queue(bulk)  # emptied when a rebalance starts
+        bulk = subscribe_in_bulk(app, topic, bulks, capacity=2 * settings.catch_up_batch_size)
         app.task(landing_loop(table, bulk))

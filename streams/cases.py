@@ -28,7 +28,7 @@ from pipeline.config import Settings
 from pipeline.sla.policy import load_policy
 from streams.bulk import Bulk
 from streams.sink import Progress, Sink
-from streams.topics import fetched_end, raw_topic, stop_worker_on_failure, unread_after
+from streams.topics import fetched_end, raw_topic, stop_worker_on_failure, subscribe_in_bulk, unread_after
 
 log = logging.getLogger("cx.cases")
 STATUS_SECONDS = 30.0  # how often the worker logs the size of its case table
@@ -191,9 +191,7 @@ def register_cases(
         except Exception as exc:
             await app.crash(exc)  # a failed write has crashed the worker already: no-op then
 
-    bulk = bulks[topic.get_topic_name()] = Bulk(capacity=2 * settings.partitions * CATCH_UP_LANDINGS)
-    app.topics.add(topic)  # subscribed; the consumer puts its messages in `bulk`
-    app.flow_control.manage_queue(bulk)  # emptied when a rebalance starts
+    bulk = subscribe_in_bulk(app, topic, bulks, capacity=2 * settings.partitions * CATCH_UP_LANDINGS)
     app.task(track_cases)
 
     @app.timer(interval=settings.tick_seconds)

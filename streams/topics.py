@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 
 import faust
 from faust.types import TP
 
 from pipeline.config import Settings
+from streams.bulk import Bulk
 
 
 def raw_topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
     """A contract topic (with the configured prefix) carrying raw bytes: the agents parse themselves."""
     return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw")
+
+
+def subscribe_in_bulk(app: faust.App, topic: faust.TopicT, bulks: MutableMapping[str, Bulk], capacity: int) -> Bulk:
+    """Subscribe `app` to `topic` with its fetched messages handed over in lists: the `Bulk` (holding
+    up to `capacity` messages) that the consumer fills, registered in `bulks` and emptied when a
+    rebalance starts."""
+    bulk = bulks[topic.get_topic_name()] = Bulk(capacity=capacity)
+    app.topics.add(topic)
+    app.flow_control.manage_queue(bulk)
+    return bulk
 
 
 def unread_after(app: faust.App, tp: TP, offset: int) -> int:
