@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # Durations as the SLA policy writes them: 600, 10m, 7d.
     case_settle_after: Duration = Field(default=timedelta(minutes=10), gt=timedelta(0))
     case_evict_after: Duration = Field(default=timedelta(days=7), gt=timedelta(0))
+    # Odd event times: an event stamped more than this past the wall clock never moves the watermark
+    # (it still updates its own case), and one this far past its input partition's mark is reported;
+    # both land in cx.late_events with the reason.
+    max_clock_ahead: Duration = Field(default=timedelta(minutes=5), ge=timedelta(0))
+    odd_time_jump: Duration = Field(default=timedelta(hours=1), gt=timedelta(0))
     # The case states and their updates in a process of their own (a core the stream does not
     # use); false: in a thread of the worker process.
     case_process: bool = True

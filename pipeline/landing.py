@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
+import orjson
 from pydantic import ValidationError
 
+from pipeline.cases.clock import InputMark, InputMarks
+from pipeline.cases.rows import LateEvent, ms
 from pipeline.cases.state import CaseEvent
 from pipeline.events import Kind, Rejected, Review, Touchpoint, parse_review, parse_touchpoint
 from pipeline.identity import FirstUse, FirstUses, content_hash, nothing_landed
-from pipeline.store.tables import DLQ, EVENT_IDS, REVIEWS, TOUCHPOINTS
+from pipeline.store.tables import DLQ, EVENT_IDS, LATE_EVENTS, REVIEWS, TOUCHPOINTS
 from pipeline.text import TextResult, analyze_many, mask_pii
 
 
@@ -164,9 +167,33 @@ def pack_case_events(values: Sequence[bytes], limit: int = CASE_PACK_BYTES) -> l
     return packs
 
 
+MARKS_PREFIX = b'{"marks":'
+
+
+def marks_line(marks: Sequence[InputMark]) -> bytes:
+    """The case-feed line that reports landing's input partitions (see `pipeline.cases.clock.InputMark`)."""
+    return orjson.dumps({"marks": [[m.source, m.mark.isoformat() if m.mark else None, m.idle] for m in marks]})
+
+
+def read_case_feed(value: bytes) -> tuple[list[CaseEvent], list[InputMark]]:
+    """The case events of one case-feed message (one per line; a message of one event reads too)
+    and the input marks it reports, if any (a line of its own, after the events it covers)."""
+    events: list[CaseEvent] = []
+    marks: list[InputMark] = []
+    for line in value.split(b"\n"):
+        if line.startswith(MARKS_PREFIX):
+            marks += [
+                InputMark(source, datetime.fromisoformat(mark) if mark else None, idle)
+                for source, mark, idle in orjson.loads(line)["marks"]
+            ]
+        elif line.strip():
+            events.append(read_case_event(line))
+    return events, marks
+
+
 def read_case_events(value: bytes) -> list[CaseEvent]:
-    """The case events of one case-feed message (one per line; a message of one event reads too)."""
-    return [read_case_event(line) for line in value.split(b"\n") if line.strip()]
+    """The case events of one case-feed message."""
+    return read_case_feed(value)[0]
 
 
 def read_case_event(value: bytes) -> CaseEvent:
@@ -179,6 +206,36 @@ def read_case_event(value: bytes) -> CaseEvent:
         if not isinstance(data, dict) or "event" not in data:
             raise
         return CaseEvent.of(Touchpoint.model_validate(data["event"]), data["sentiment"])
+
+
+def input_source(row: dict[str, Any]) -> str:
+    """The input partition a landed row came from, as the case clock names it ("cx.touchpoints:3")."""
+    return f"{row['kafka_topic']}:{row['kafka_partition']}"
+
+
+def note_input_times(landing: Landing, marks: InputMarks) -> None:
+    """Note a landed batch's touchpoint times in `marks`, in order; odd times (`InputMarks`) are
+    added to the batch as `cx.late_events` rows."""
+    rows = landing.rows.get(TOUCHPOINTS, [])
+    for i, reason, against in marks.observe((input_source(r), r["ts"]) for r in rows):
+        landing.add(LATE_EVENTS, odd_time_row(rows[i], reason, against))
+
+
+def odd_time_row(row: dict[str, Any], reason: str, against: datetime) -> dict[str, Any]:
+    """The `cx.late_events` row of a landed touchpoint with an odd time (it still updates its case)."""
+    attrs = json.loads(row["attrs"])
+    source = attrs.get("source") if isinstance(attrs, dict) else None
+    return LateEvent(
+        event_id=row["event_id"],
+        case_id=row["case_id"],
+        source=source if isinstance(source, str) and source else row["channel"],
+        channel=row["channel"],
+        ts=row["ts"],
+        clock_at=against,
+        behind_ms=ms(against - row["ts"]),
+        reason=reason,
+        applied=True,
+    ).row()
 
 
 def _refuse(landing: Landing, msg: Message, rejected: Rejected) -> None:

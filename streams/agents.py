@@ -22,6 +22,7 @@ from faust.types import TP
 from faust.types import Message as FetchedMessage
 
 from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
+from pipeline.cases.clock import InputMarks
 from pipeline.cases.process import CaseProcess
 from pipeline.config import Settings
 from pipeline.identity import FirstUse
@@ -31,6 +32,7 @@ from pipeline.store import Store
 from pipeline.store import tables
 from streams.bulk import Bulk
 from streams.cases import register_cases
+from streams.marks import InputReport
 from streams.output import Output
 from streams.sink import Progress, Sink
 from streams.topics import raw_topic, stop_worker_on_failure, subscribe_in_bulk, unread_after
@@ -58,7 +60,7 @@ def register_agents(
     # next batch to notice.
     crash_on_failure = stop_worker_on_failure(app, log, "writing a batch")
 
-    def landing_loop(table: str, bulk: Bulk):
+    def landing_loop(table: str, bulk: Bulk, report: InputReport | None):
         async def land(messages: Sequence[Message], earlier: asyncio.Task | None) -> Landing:
             # Ids first used in the batch before this one count as used, though it is not written yet.
             before: Mapping[str, FirstUse] = first_uses_in(await earlier, table) if earlier else {}
@@ -68,7 +70,7 @@ def register_agents(
             done = await landing
             if previous is not None:
                 await previous  # in order: a failed batch stops the ones after it (all redelivered)
-            await sink.write(done)
+            await sink.write(done, report.written(batch, done) if report is not None else None)
             for message in batch:
                 app.consumer.ack(message)
             progress.landed += len(batch)
@@ -93,6 +95,8 @@ def register_agents(
                         continue
                     batch, held = held, []
                     taken_to.clear()
+                    if report is not None:
+                        report.taken(batch)
                     progress.landing_batches += 1
                     progress.largest_landing_batch = max(progress.largest_landing_batch, len(batch))
                     messages = [Message(m.value or b"", m.topic, m.partition, m.offset) for m in batch]
@@ -115,4 +119,7 @@ def register_agents(
     for name, table in ((TOUCHPOINTS, tables.TOUCHPOINTS), (REVIEWS, tables.REVIEWS)):
         topic = raw_topic(app, settings, name)
         bulk = subscribe_in_bulk(app, topic, bulks, capacity=2 * settings.catch_up_batch_size)
-        app.task(landing_loop(table, bulk))
+        # Touchpoints feed the case clock: landing reports how far each input partition was read.
+        marks = InputMarks(settings.max_clock_ahead, settings.odd_time_jump)
+        report = InputReport(app, topic.get_topic_name(), marks) if name == TOUCHPOINTS else None
+        app.task(landing_loop(table, bulk, report))

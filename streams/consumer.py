@@ -43,6 +43,11 @@ class Consumer(faust_aiokafka.Consumer):
         end, at_ms = consumer.highwater(tp), consumer.last_poll_timestamp(tp)
         return None if end is None or at_ms is None else (end, at_ms / 1000)
 
+    def start_position(self, tp: TP) -> int:
+        """Where reading `tp` began on this assignment (its committed offset; 0 without one). Only
+        meaningful until messages of `tp` are handed over (the read offset then follows them)."""
+        return self._read_offset.get(tp) or 0
+
     async def _hand_over(self, bulk: Bulk, messages: list[Message]) -> None:
         await self.app.flow_control.acquire()  # none while the app's flow is suspended (recovery)
         await bulk.room()

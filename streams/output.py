@@ -67,16 +67,22 @@ class Output:
         return await self._send(name, ((_partition(k, partitions), k, v) for k, v in messages))
 
     async def send_packed(
-        self, topic: str, messages: Iterable[tuple[bytes, bytes]], pack: Callable[[list[bytes]], list[bytes]]
+        self,
+        topic: str,
+        messages: Iterable[tuple[bytes, bytes]],
+        pack: Callable[[list[bytes]], list[bytes]],
+        trailer: bytes | None = None,
     ) -> list[asyncio.Future]:
         """Queue keyed values for `topic` packed per partition: `pack` turns the values whose keys the
-        partition takes (Kafka's default partitioner) into the few messages sent there, in order."""
+        partition takes (Kafka's default partitioner) into the few messages sent there, in order.
+        A `trailer` goes to every partition after its values (a report every consumer must see)."""
         name = self.settings.topic(topic)
         partitions = await self._partitions(name)
-        values: dict[int, list[bytes]] = {}
+        values: dict[int, list[bytes]] = {p: [] for p in partitions} if trailer is not None else {}
         for key, value in messages:
             values.setdefault(_partition(key, partitions), []).append(value)
-        return await self._send(name, ((p, None, packed) for p, vs in values.items() for packed in pack(vs)))
+        tail = [trailer] if trailer is not None else []
+        return await self._send(name, ((p, None, packed) for p, vs in values.items() for packed in pack(vs + tail)))
 
     async def _partitions(self, name: str) -> tuple[int, ...]:
         if self._producer is None:

@@ -47,7 +47,13 @@ async def run_worker(
         resources.callback(pool.close)
         pool.start()
         keeper = CaseProcess(
-            settings.sla_policy, settings.clock, settings.case_settle_after, settings.case_evict_after, settings.case_process
+            settings.sla_policy,
+            settings.clock,
+            settings.case_settle_after,
+            settings.case_evict_after,
+            settings.case_process,
+            settings.max_clock_ahead,
+            settings.odd_time_jump,
         )
         resources.callback(keeper.close)
         keeper.start()

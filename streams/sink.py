@@ -94,15 +94,16 @@ class Sink:
                 await asyncio.sleep(backoff)
                 backoff = min(self.max_backoff, backoff * 2)
 
-    async def write(self, landing: Landing) -> None:
-        """Land every row, then publish dead letters, scores and the case feed, and wait until the
-        broker holds them all: only then may the batch be acked (a send is only buffered, and an
-        acked batch whose case feed is lost would never reach its cases)."""
+    async def write(self, landing: Landing, marks: bytes | None = None) -> None:
+        """Land every row, then publish dead letters, scores and the case feed (with `marks`, landing's
+        report of its input partitions, on every partition), and wait until the broker holds them
+        all: only then may the batch be acked (a send is only buffered, and an acked batch whose case
+        feed is lost would never reach its cases)."""
         await self.insert_rows(landing.rows)
         assert self.output is not None, "a sink without output topics only inserts rows"
         sent = await self.output.send(DLQ_TOPIC, [(None, _encode(m)) for m in landing.dead_letters])
         sent += await self.output.send(SCORED, [((m.get("case_id") or m["id"]).encode(), _encode(m)) for m in landing.scored])
-        sent += await self.output.send_packed(CASE_EVENTS, landing.case_feed, pack_case_events)
+        sent += await self.output.send_packed(CASE_EVENTS, landing.case_feed, pack_case_events, marks)
         await asyncio.gather(*sent)
 
 

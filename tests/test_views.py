@@ -64,7 +64,10 @@ def test_every_view_and_rollup_column_is_explained(store):
     )
     assert rows == []
     _, views = store.query("SELECT name FROM system.tables WHERE database = 'cx' AND engine = 'View' ORDER BY name")
-    assert [v for (v,) in views] == ["v_alert_deliveries", "v_alerts", "v_cases", "v_dlq", "v_responses", "v_reviews", "v_touchpoints"]
+    assert [v for (v,) in views] == [
+        "v_alert_deliveries", "v_alerts", "v_cases", "v_dlq", "v_late_events", "v_responses", "v_reviews",
+        "v_source_lateness", "v_touchpoints",
+    ]
 
 
 def test_rollup_channels_are_the_event_contract_channels(store):

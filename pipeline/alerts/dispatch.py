@@ -9,7 +9,7 @@ knows when a consumed alert is fully dealt with (and may commit its offset).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -56,8 +56,10 @@ class Dispatcher:
         def item(status: str, subscriber: str) -> Item:
             return Item(Key(alert.alert_id, status, subscriber), alert, last_message, received_at)  # type: ignore[arg-type]
 
-        if alert.status == "recovery":
+        if alert.status != "breach":
             self._cancel_escalations(alert.alert_id)
+        if alert.status == "retracted":
+            return self._retract(alert, item)
         for sub in self.subscribers.subscribers:
             if not sub.wants(alert.rule, alert.channel, alert.department, alert.priority):
                 continue
@@ -74,6 +76,34 @@ class Dispatcher:
                 if Key(alert.alert_id, "escalation", target.name) in self.settled and target.recovery:
                     keys += self._enqueue(target, item("recovery", target.name))
         return keys
+
+    def _retract(self, alert: Alert, item: Callable[[str, str], Item]) -> list[Key]:
+        """A false breach: whoever was sent it (or its escalation) hears once that it was false; a
+        breach notice still waiting for a slot is not sent at all."""
+        keys: list[Key] = []
+        for sub in self.subscribers.subscribers:
+            if not sub.wants(alert.rule, alert.channel, alert.department, alert.priority):
+                continue
+            told = [sub]
+            if sub.escalate_to is not None and Key(alert.alert_id, "escalation", sub.escalate_to) in self.settled:
+                told.append(self.subscribers.get(sub.escalate_to))
+            for who in told:
+                breach = Key(alert.alert_id, "breach", who.name)
+                if self._unsend(who, breach):
+                    continue
+                if breach in self.settled or who is not sub:
+                    keys += self._enqueue(who, item("retracted", who.name))
+        return keys
+
+    def _unsend(self, sub: Subscriber, key: Key) -> bool:
+        """Take a notice still waiting in `sub`'s queue back; whether it was there."""
+        queue = self._queues[sub.name]
+        kept = [i for i in queue if i.key != key]
+        if len(kept) == len(queue):
+            return False
+        self._queues[sub.name] = kept
+        self.open.discard(key)
+        return True
 
     def _enqueue(self, sub: Subscriber, item: Item) -> list[Key]:
         if item.key in self.settled:

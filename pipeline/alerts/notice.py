@@ -11,8 +11,8 @@ from pipeline.alerts.subscribers import Subscriber
 from pipeline.cases.rows import Alert
 
 # What a subscriber is told about an alert; the ledger key is (alert_id, status, subscriber).
-NoticeStatus = Literal["breach", "recovery", "escalation"]
-NoticeKind = Literal["breach", "recovery", "escalation", "digest", "test"]
+NoticeStatus = Literal["breach", "recovery", "escalation", "retracted"]
+NoticeKind = Literal["breach", "recovery", "escalation", "retracted", "digest", "test"]
 _DELIVERY_NS = uuid.UUID("0b7c61d4-8f1e-4d1a-b2f3-5c3f5e0a9d27")
 
 

@@ -72,7 +72,7 @@ class Rendered:
     link: str | None
     summary: str
     lines: list[str]  # digest: one line per group of alerts
-    color: str  # red | green | orange: breach, recovery, escalation
+    color: str  # red | green | orange | grey: breach, recovery, escalation, retraction
 
 
 class Renderer:
@@ -103,7 +103,21 @@ class Renderer:
             ("优先级", PRIORITY_WORDS.get(a.priority, a.priority)),
         ]
         limit = f"（时限 {waited_words(a.limit_ms)}）" if a.limit_ms else ""
-        if kind == "recovery":
+        if kind == "retracted":
+            # 误报撤回: the breach was raised before a late event showed the wait ended in time.
+            title = f"误报撤回：{rule} · 案例 {a.case_id}"
+            facts.append(("实际回复时间", self._time(a.ended_at or a.detected_at)))
+            facts.append(("实际等待", waited_words(a.waited_ms) + limit))
+            if a.late_ms:
+                facts.append(("消息晚到", waited_words(a.late_ms)))
+            if a.raised_at:
+                facts.append(("误报发出于", self._time(a.raised_at)))
+            summary = (
+                f"误报撤回：案例 {a.case_id}（{where}）{rule}未超时，实际等待 {waited_words(a.waited_ms)}"
+                + (f"；回复消息晚到 {waited_words(a.late_ms)}" if a.late_ms else "")
+            )
+            color = "grey"
+        elif kind == "recovery":
             title = f"已恢复：{rule} · 案例 {a.case_id}"
             facts.append(("共等待", waited_words(a.waited_ms) + limit))
             facts.append(("结束于", self._time(a.ended_at or a.detected_at)))
@@ -155,13 +169,19 @@ class Renderer:
             where = CHANNEL_WORDS.get(channel, channel)
             if status == "recovery":
                 lines.append(f"{len(items)} 个{where}会话{words}已恢复，最长等待 {waited_words(longest)}（{shown}）")
+            elif status == "retracted":
+                lines.append(f"误报撤回：{len(items)} 个{where}会话{words}实际未超时（{shown}）")
             else:
                 limit_ms = items[0].alert.limit_ms
                 limit = f"超过 {waited_words(limit_ms)}" if limit_ms else words
                 head = "升级：" if status == "escalation" else ""
                 lines.append(f"{head}{len(items)} 个{where}会话{words}（{limit}），最长 {waited_words(longest)}（{shown}）")
-        breaches = sum(1 for i in notice.items if i.key.status != "recovery")
-        title = f"超时汇总：{len(notice.items)} 条（{breaches} 条告警，{len(notice.items) - breaches} 条恢复）"
+        breaches = sum(1 for i in notice.items if i.key.status in ("breach", "escalation"))
+        retracted = sum(1 for i in notice.items if i.key.status == "retracted")
+        recovered = len(notice.items) - breaches - retracted
+        title = f"超时汇总：{len(notice.items)} 条（{breaches} 条告警，{recovered} 条恢复" + (
+            f"，{retracted} 条误报撤回）" if retracted else "）"
+        )
         first = min(notice.items, key=lambda i: i.alert.deadline).alert
         return Rendered(
             title=title,
@@ -197,7 +217,7 @@ class Renderer:
 
     def html(self, r: Rendered) -> str:
         """E-mail HTML (inline styles only: mail clients drop style sheets)."""
-        color = {"red": "#c62828", "green": "#2e7d32", "orange": "#ef6c00"}[r.color]
+        color = {"red": "#c62828", "green": "#2e7d32", "orange": "#ef6c00", "grey": "#546e7a"}[r.color]
         rows = "".join(
             f"<tr><td style='padding:2px 12px 2px 0;color:#555'>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in r.facts
         )

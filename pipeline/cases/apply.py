@@ -48,18 +48,24 @@ class Step:
         )
 
 
+Status = Literal["breach", "recovery", "retracted"]
+
+
 def _alert(
     case_id: str,
     s: Summary | None,
     d: Deadline,
-    status: Literal["breach", "recovery"],
+    status: Status,
     at: datetime,
     event_id: str | None = None,
     note: str = "",
+    raised_at: datetime | None = None,
+    late_ms: int | None = None,
 ) -> Alert:
     assert s is not None
     detail = f"{d.detail}; {note}" if note else d.detail
-    waited_until = d.ended_at if status == "recovery" and d.ended_at else at
+    ended = status != "breach"
+    waited_until = d.ended_at if ended and d.ended_at else at
     return Alert(
         alert_id=d.alert_id,
         case_id=case_id,
@@ -73,11 +79,13 @@ def _alert(
         started_at=d.started_at,
         deadline=d.deadline,
         detected_at=at,
-        ended_at=d.ended_at if status == "recovery" else None,
+        ended_at=d.ended_at if ended else None,
         waited_ms=max(0, ms(waited_until - d.started_at)),
         limit_ms=d.limit_ms,
         event_id=event_id,
         detail=detail,
+        raised_at=raised_at,
+        late_ms=late_ms,
     )
 
 
@@ -88,8 +96,15 @@ def apply(
     sentiment: float | None = None,
     now: datetime | None = None,
     fold: Fold | None = None,
+    arrived: datetime | None = None,
+    clocked: bool = False,
 ) -> Step:
     """Add one touchpoint to its case; with `now` (the clock), also `advance` to it in the same step.
+
+    `arrived`: the case's clock when the event arrived; an event behind it that proves a breach
+    false retracts the breach, saying how late the event was. `clocked`: `arrived` is the stream's
+    clock (None: no time yet), and a wait that the events so far end after its deadline is judged
+    only once that clock passes the deadline; otherwise at once, by event time.
 
     `sentiment` goes with a `Touchpoint`; a `CaseEvent` carries its own. `fold`: the `Step.fold` that
     came with `state`, if kept, so an event in order is read alone (ignored unless it reads `state`
@@ -107,11 +122,13 @@ def apply(
     if state.too_late(entry.ts) or any(e.event_id == entry.event_id for e in state.log):
         step = Step(state)
     else:
-        step = _apply_new(state, entry, policy, fold)
+        step = _apply_new(state, entry, policy, fold, arrived, clocked)
     return step.then(advance(step.state, now)) if now is not None else step
 
 
-def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy, fold: Fold | None) -> Step:
+def _apply_new(
+    state: CaseState, entry: Entry, policy: SlaPolicy, fold: Fold | None, arrived: datetime | None, clocked: bool
+) -> Step:
     log = list(state.log)
     bisect.insort(log, entry, key=order_key)
     fold = fold.then(entry) if fold is not None and fold.reads(state) else None
@@ -122,9 +139,19 @@ def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy, fold: Fold | N
     pending: list[Deadline] = []
     current = {d.alert_id for d in derived.deadlines}
 
-    def send(d: Deadline, status: Literal["breach", "recovery"], at: datetime, note: str = "") -> None:
+    def send(d: Deadline, status: Status, at: datetime, note: str = "") -> None:
         alerts.append(_alert(state.case_id, derived.summary, d, status, at, d.ended_by or entry.event_id, note))
         raised[d.alert_id] = Raised(deadline=d, status=status, detected_at=at)
+
+    def retract(d: Deadline, sent: Raised, note: str) -> None:
+        # The breach was raised on a clock that had not seen this event: it was false. Kept for
+        # audit, with when it was raised and how late the event that disproved it came.
+        at = max(arrived or entry.ts, sent.detected_at)
+        late = ms(arrived - entry.ts) if arrived is not None and arrived > entry.ts else 0
+        alerts.append(
+            _alert(state.case_id, derived.summary, d, "retracted", at, entry.event_id, note, sent.detected_at, late)
+        )
+        raised[d.alert_id] = Raised(deadline=d, status="retracted", detected_at=at)
 
     for d in derived.deadlines:
         sent = raised.get(d.alert_id)
@@ -134,17 +161,25 @@ def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy, fold: Fold | N
             continue
         late = d.ended_at > d.deadline
         if late and sent is None:
-            # Event time says the deadline passed before the wait ended: a breach, even if the
-            # clock had not reached it yet (the watermark trails), then at once its recovery.
+            if clocked and (arrived is None or arrived < d.deadline):
+                # The events so far say the wait ended after the deadline, but the clock has not
+                # reached it: an event still on its way (another partition, a lagging source) may
+                # end it in time. Judged when the clock passes the deadline (`advance`).
+                pending.append(d)
+                continue
+            # Event time says the deadline passed before the wait ended: a breach, then at once its recovery.
             send(d, "breach", d.ended_at)
             sent = raised[d.alert_id]
-        if sent is not None and sent.status == "breach":
-            send(d, "recovery", d.ended_at, "" if late else "ended in time; the event arrived late")
+        if sent is not None and sent.status != "retracted":
+            if not late:
+                retract(d, sent, "retracted: the wait ended in time; the event that says so arrived late")
+            elif sent.status == "breach":
+                send(d, "recovery", d.ended_at)
     for aid, sent in state.raised.items():
-        if aid not in current and sent.status == "breach":
-            # A late event moved this deadline (e.g. an earlier message): close the stale alert.
+        if aid not in current and sent.status != "retracted":
+            # A late event moved this deadline (e.g. an earlier message): the breach was never one.
             gone = sent.deadline.evolve(ended_at=entry.ts, ended_by=entry.event_id)
-            send(gone, "recovery", entry.ts, "superseded: a late event moved the deadline")
+            retract(gone, sent, "retracted: a late event moved the deadline")
 
     answered = dict(state.answered)
     changed = []
@@ -165,7 +200,8 @@ def _apply_new(state: CaseState, entry: Entry, policy: SlaPolicy, fold: Fold | N
 
 
 def advance(state: CaseState, now: datetime) -> Step:
-    """Raise a breach for every pending deadline at or before `now` (once: it leaves `pending`)."""
+    """Raise a breach for every pending deadline at or before `now` (once: it leaves `pending`); one
+    whose wait already ended (late) is recovered at once."""
     due = [d for d in state.pending if d.deadline <= now]
     if not due:
         return Step(state)
@@ -174,6 +210,9 @@ def advance(state: CaseState, now: datetime) -> Step:
     for d in due:
         alerts.append(_alert(state.case_id, state.summary, d, "breach", now))
         raised[d.alert_id] = Raised(deadline=d, status="breach", detected_at=now)
+        if d.ended_at is not None:
+            alerts.append(_alert(state.case_id, state.summary, d, "recovery", d.ended_at, d.ended_by))
+            raised[d.alert_id] = Raised(deadline=d, status="recovery", detected_at=d.ended_at)
     rest = [d for d in state.pending if d.deadline > now]
     new = state.evolve(pending=rest, raised=raised, revision=state.revision + 1)
     return Step(new, [], alerts, new)
@@ -199,7 +238,7 @@ def settle(
     fold = read(state.case_id, rest, policy, settled)
     raised = {a: r for a, r in state.raised.items() if a in fold.deadlines}
     # Alerts that left `raised` still count among the case's breaches.
-    settled = settled.evolve(breaches=state.breaches - len(raised))
+    settled = settled.evolve(breaches=state.breaches - sum(1 for r in raised.values() if r.status != "retracted"))
     fold.base = settled  # the same settled part; only its breach count is new
     answered = {a.message.event_id: a.signature for a in fold.answers}
     new = state.evolve(settled=settled, log=rest, raised=raised, answered=answered)

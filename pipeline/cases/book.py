@@ -8,15 +8,15 @@ A crash between the two replays the batch into the same rows: ids and versions a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pipeline.cases.apply import Step, advance, apply, settle
-from pipeline.cases.clock import DueIndex, Watermark, wall_clock
+from pipeline.cases.clock import DueIndex, InputMark, Watermark, aligned, wall_clock
 from pipeline.cases.derive import Fold
-from pipeline.cases.rows import Alert, Response, case_row
+from pipeline.cases.rows import BEHIND_WATERMARK, PAST_HORIZON, Alert, LateEvent, Response, case_row, late_event
 from pipeline.cases.state import CaseEvent, CaseState
 from pipeline.sla.policy import SlaPolicy
 
@@ -24,9 +24,12 @@ ClockMode = Literal["auto", "event", "wall"]
 
 
 class StreamClock:
-    """The time deadlines are judged by, per partition.
+    """The time deadlines are judged by, per partition, always less the allowed lateness.
 
-    event: the watermark (newest event time on the partition minus the allowed lateness);
+    event: the watermark. When landing reports its input partitions' marks with the case feed
+    (`inputs`), it is the minimum over the input partitions with events left to read (idle ones
+    excluded), so an input partition read ahead of another never judges the other's cases; without
+    reports, the partition's own mark (`Watermark`: one event stamped far ahead cannot move it).
     wall: the wall clock; auto: per partition, the watermark while its history is being replayed, the
     wall clock once it is live (its newest event within `live_window` of now) or idle for
     `idle_after` - so the end of a replay goes on to today and a case still unanswered now breaches
@@ -52,9 +55,13 @@ class StreamClock:
         monotonic: Callable[[], float] = time.monotonic,
         behind: Callable[[int], bool] = lambda partition: False,
         still: Callable[[int], float] = lambda partition: 0.0,
+        ahead: timedelta = timedelta(minutes=5),
+        jump: timedelta = timedelta(hours=1),
     ):
         self.mode = mode
         self.lateness = lateness
+        self.ahead = ahead  # an event stamped further past the wall clock does not move the clock
+        self.jump = jump  # nor does one this far past the partition's mark, until a second confirms it
         self.live_window = live_window
         self.idle_after = idle_after
         self.startup_grace = startup_grace
@@ -63,26 +70,38 @@ class StreamClock:
         self._behind = behind
         self._still = still
         self._marks: dict[int, Watermark] = {}
-        self._newest: dict[int, datetime] = {}
         self._last_event: dict[int, float] = {}
         self._started = monotonic()
         self._taken: dict[int, float] = {}
+        # case-feed partition -> input partition -> (its mark, idle), as landing last reported it
+        self._inputs: dict[int, dict[str, tuple[datetime | None, bool]]] = {}
+
+    def future(self) -> datetime:
+        """Event times past this are stamped ahead of the wall clock (`ahead`): they never move it."""
+        wall = self._wall()
+        return wall + self.ahead if wall < datetime.max.replace(tzinfo=wall.tzinfo) - self.ahead else wall
+
+    def inputs(self, partition: int, marks: Iterable[InputMark]) -> None:
+        """Take landing's report of the input partitions feeding `partition` (marks never go back)."""
+        known = self._inputs.setdefault(partition, {})
+        for source, mark, idle in marks:
+            before = known.get(source, (None, False))[0]
+            if before is not None and (mark is None or mark < before):
+                mark = before
+            known[source] = (mark, idle)
 
     def observe(self, partition: int, ts: datetime) -> None:
         """Note an event time seen on `partition`."""
         mark = self._marks.get(partition)
         if mark is None:  # not setdefault: that would build a Watermark for every event
-            mark = self._marks[partition] = Watermark(lateness=self.lateness)
+            mark = self._marks[partition] = Watermark(lateness=self.lateness, jump=self.jump)
         mark.observe(ts)
-        newest = self._newest.get(partition)
-        if newest is None or ts > newest:
-            self._newest[partition] = ts
         self._last_event[partition] = self._monotonic()
 
     def own(self, partitions: Iterable[int]) -> None:
         """The partitions this worker owns now: forget the others, start the grace of new ones."""
         owned = set(partitions)
-        for seen in (self._marks, self._newest, self._last_event, self._taken):
+        for seen in (self._marks, self._last_event, self._taken, self._inputs):
             for partition in set(seen) - owned:
                 del seen[partition]
         now = self._monotonic()
@@ -93,6 +112,11 @@ class StreamClock:
         """Whether deadlines on `partition` follow the wall clock right now."""
         if self.mode != "auto":
             return self.mode == "wall"
+        inputs = self._inputs.get(partition)
+        if inputs:
+            busy, at = aligned(inputs.values())
+            if busy and (at is None or self._wall() - at > self.live_window):
+                return False  # an input partition still replays: its cases are judged by its time
         last = self._last_event.get(partition)
         if last is None:
             idle, limit = self._monotonic() - self._taken.get(partition, self._started), self.startup_grace
@@ -100,17 +124,30 @@ class StreamClock:
             idle, limit = max(self._monotonic() - last, self._still(partition)), self.idle_after
         if idle >= limit.total_seconds() and not self._behind(partition):
             return True
-        newest = self._newest.get(partition)
-        return newest is not None and self._wall() - newest <= self.live_window
+        reached = self.mark(partition)
+        return reached is not None and self._wall() - reached <= self.live_window
+
+    def mark(self, partition: int) -> datetime | None:
+        """The event time `partition`'s cases have reached (see the class), before the lateness."""
+        mark = self._marks.get(partition)
+        own = mark.mark() if mark else None
+        inputs = self._inputs.get(partition)
+        if not inputs:
+            return own
+        busy, at = aligned(inputs.values())
+        if busy:
+            return at
+        # Everything read: as far as any input (or this partition itself) has reached.
+        return max((m for m in (own, *(m for m, _ in inputs.values())) if m is not None), default=None)
 
     def watermark(self, partition: int) -> datetime | None:
-        """Event time on `partition` (newest seen minus the lateness), whichever clock judges deadlines."""
-        mark = self._marks.get(partition)
-        return mark.now() if mark else None
+        """Event time on `partition` less the lateness, whichever clock judges deadlines."""
+        mark = self.mark(partition)
+        return None if mark is None else mark - self.lateness
 
     def now(self, partition: int) -> datetime | None:
-        """The clock for cases on `partition` (None: no time yet)."""
-        return self._wall() if self.live(partition) else self.watermark(partition)
+        """The clock for cases on `partition` (None: no time yet): live, the wall clock less the lateness."""
+        return self._wall() - self.lateness if self.live(partition) else self.watermark(partition)
 
 
 @dataclass
@@ -124,6 +161,7 @@ class Outcome:
     evicted: dict[str, int] = field(default_factory=dict)  # case_id -> partition: quiet, closed, gone
     updates: int = 0
     folds: dict[str, Fold] = field(default_factory=dict)  # case_id -> the reading of its new log
+    late: list[LateEvent] = field(default_factory=list)  # events that arrived behind their clock
 
     @property
     def cases(self) -> dict[str, dict[str, Any]]:
@@ -195,15 +233,36 @@ class CaseBook:
     def _fold(self, outcome: Outcome, case_id: str) -> Fold | None:
         return outcome.folds.get(case_id) or self.folds.get(case_id)
 
-    def on_events(self, batch: Iterable[tuple[int, CaseEvent]]) -> Outcome:
-        """Apply touchpoints in arrival order, then fire what the clock says is due on their partitions."""
+    def on_events(
+        self, batch: Iterable[tuple[int, CaseEvent]], marks: Mapping[int, Iterable[InputMark]] | None = None
+    ) -> Outcome:
+        """Apply touchpoints in arrival order, then fire what the clock says is due on their partitions.
+
+        `marks`: per partition, landing's report of the input partitions feeding it (taken after
+        the events: it covers them). An event behind its partition's clock when it arrives is still
+        put in its place in its case (rows recomputed, a breach it disproves retracted) and noted in
+        `Outcome.late`; one behind its case's settled horizon is too late to change it, and noted too."""
         outcome = Outcome()
         partitions = set()
+        arrival: dict[int, datetime | None] = {}  # each partition's clock as the batch came
+        ahead = self.clock.future()
         for partition, event in batch:
-            self.clock.observe(partition, event.entry.ts)
+            entry = event.entry
+            if partition not in arrival:
+                arrival[partition] = self.clock.now(partition)
+            at = arrival[partition]
+            if entry.ts <= ahead:  # a stamp from the future never moves the clock (landing reports it)
+                self.clock.observe(partition, entry.ts)
             case_id = event.case_id
-            step = apply(self._state(outcome, case_id), event, self.policy, fold=self._fold(outcome, case_id))
+            state = self._state(outcome, case_id)
+            if at is not None and entry.ts < at and not (state and state.holds(entry.event_id)):
+                too_late = state is not None and state.too_late(entry.ts)
+                outcome.late.append(late_event(event, at, PAST_HORIZON if too_late else BEHIND_WATERMARK))
+            step = apply(state, event, self.policy, fold=self._fold(outcome, case_id), arrived=at, clocked=True)
             outcome.take(partition, step)
+            partitions.add(partition)
+        for partition, reported in (marks or {}).items():
+            self.clock.inputs(partition, reported)
             partitions.add(partition)
         for partition in partitions:
             self._fire(outcome, partition)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -17,25 +18,131 @@ def wall_clock() -> datetime:
 
 
 class Watermark(BaseModel):
-    """Event time that is safe to act on: newest event time seen minus the allowed lateness.
+    """Event time that is safe to act on: the partition's event-time mark minus the allowed lateness.
 
+    The mark is the newest event time seen, except that an event more than `jump` past it moves it
+    only once a second such event confirms the jump (to the earlier of the two): one event stamped
+    far ahead (a local time labelled UTC, a device with a wrong clock) cannot move it on its own.
     JSON-serialisable so a worker can keep it next to the case table and resume after a restart.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     lateness: Duration = timedelta(seconds=30)
+    jump: Duration = timedelta(hours=1)
     max_seen: AwareDatetime | None = None
+    suspect: AwareDatetime | None = None  # an event far ahead of the mark, waiting for a second one
 
     def observe(self, ts: datetime) -> datetime | None:
         """Note an event time; returns the (never decreasing) watermark."""
-        if self.max_seen is None or ts > self.max_seen:
-            self.max_seen = ts.astimezone(UTC)
+        self.jumps(ts)
         return self.now()
+
+    def jumps(self, ts: datetime) -> bool:
+        """Note an event time; whether it is far ahead of the mark (odd, unless a second one confirms it)."""
+        mark = self.max_seen
+        if mark is None or ts <= mark:
+            if mark is None:
+                self.max_seen = ts.astimezone(UTC)
+            return False
+        if ts - mark <= self.jump:
+            self.max_seen = ts.astimezone(UTC)
+            return False
+        if self.suspect is None:
+            self.suspect = ts.astimezone(UTC)
+        else:
+            self.max_seen, self.suspect = min(self.suspect, ts.astimezone(UTC)), None
+        return True
+
+    def mark(self) -> datetime | None:
+        """The event time this partition has reached (None before the first event)."""
+        return self.max_seen
 
     def now(self) -> datetime | None:
         """The watermark, or None before the first event."""
-        return None if self.max_seen is None else self.max_seen - self.lateness
+        mark = self.max_seen
+        return None if mark is None else mark - self.lateness
+
+
+class InputMark(NamedTuple):
+    """How far one input partition has been read, as landing reports it on the case feed.
+
+    `source`: the input topic and partition ("cx.touchpoints:3"); `mark`: its event-time mark (None:
+    nothing read from it yet by this landing agent); `idle`: nothing is left to read on it (it then
+    holds no one back: its next event will be new)."""
+
+    source: str
+    mark: datetime | None
+    idle: bool
+
+
+AHEAD_OF_WALL_CLOCK = "ahead_of_wall_clock"
+FAR_AHEAD = "far_ahead_of_partition"
+
+
+class InputMarks:
+    """Landing's view of its input partitions' event time: a robust mark per partition (`Watermark`).
+
+    An event stamped more than `ahead` past the wall clock is not counted: no real event comes from
+    the future, and one such event must not move the time every case is judged by. One stamped more
+    than `jump` past its partition's mark is counted (the mark needs two such events to move) but
+    reported: both are odd times, kept in `cx.late_events` per source."""
+
+    def __init__(
+        self,
+        ahead: timedelta = timedelta(minutes=5),
+        jump: timedelta = timedelta(hours=1),
+        wall: Callable[[], datetime] | None = None,
+    ):
+        self.ahead = ahead
+        self.jump = jump
+        self._wall = wall or wall_clock
+        self._marks: dict[str, Watermark] = {}
+
+    def observe(self, events: Iterable[tuple[str, datetime]]) -> list[tuple[int, str, datetime]]:
+        """Note (source, event time) of the touchpoints read, in order; returns the odd ones as
+        (index, reason, the time it was judged against: the wall clock or its partition's mark)."""
+        wall = self._wall()
+        limit = wall + self.ahead
+        odd = []
+        for i, (source, ts) in enumerate(events):
+            if ts > limit:
+                odd.append((i, AHEAD_OF_WALL_CLOCK, wall))
+                continue
+            mark = self._marks.get(source)
+            if mark is None:
+                mark = self._marks[source] = Watermark(lateness=timedelta(0), jump=self.jump)
+            before = mark.mark()
+            if mark.jumps(ts):
+                assert before is not None
+                odd.append((i, FAR_AHEAD, before))
+        return odd
+
+    def report(self, sources: Iterable[str], idle: Callable[[str], bool]) -> list[InputMark]:
+        """The marks of `sources` (the input partitions this agent reads now), each with whether it is idle."""
+        out = []
+        for source in sorted(sources):
+            mark = self._marks.get(source)
+            out.append(InputMark(source, mark.mark() if mark else None, idle(source)))
+        return out
+
+    def forget(self, keep: Iterable[str]) -> None:
+        """Drop the partitions no longer read here (handed to another worker)."""
+        kept = set(keep)
+        for source in set(self._marks) - kept:
+            del self._marks[source]
+
+
+def aligned(inputs: Iterable[tuple[datetime | None, bool]]) -> tuple[bool, datetime | None]:
+    """The event time a consumer of several input partitions has reached: the minimum over the
+    partitions with events left to read (idle ones excluded); a busy partition with no mark yet holds
+    everything (None). Returns (whether any partition is busy, that time)."""
+    busy = [mark for mark, idle in inputs if not idle]
+    if not busy:
+        return False, None
+    if any(mark is None for mark in busy):
+        return True, None
+    return True, min(busy)  # type: ignore[type-var]
 
 
 class LogEnds:

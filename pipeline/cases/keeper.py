@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from pipeline.cases.book import CaseBook, ClockMode, Outcome, StreamClock
-from pipeline.cases.state import CaseRecord, CaseState
-from pipeline.landing import read_case_events
+from pipeline.cases.clock import InputMark
+from pipeline.cases.state import CaseEvent, CaseRecord, CaseState
+from pipeline.landing import read_case_feed
 from pipeline.sla.policy import SlaPolicy
-from pipeline.store.tables import ALERTS, CASES, RESPONSES
+from pipeline.store.tables import ALERTS, CASES, LATE_EVENTS, RESPONSES
 
 Stored = bytes | dict  # a case table value: the changelog's JSON (written here) or it decoded (restored)
 
@@ -61,6 +62,8 @@ class CaseKeeper:
         clock: ClockMode = "auto",
         settle_after: timedelta = timedelta(minutes=10),
         evict_after: timedelta = timedelta(days=7),
+        ahead: timedelta = timedelta(minutes=5),
+        jump: timedelta = timedelta(hours=1),
     ):
         self.states: dict[str, CaseState] = {}
         self._behind: frozenset[int] = frozenset()
@@ -70,6 +73,8 @@ class CaseKeeper:
             lateness=policy.lateness,
             behind=lambda partition: partition in self._behind,
             still=lambda partition: self._still.get(partition, 0.0),
+            ahead=ahead,
+            jump=jump,
         )
         self.book = CaseBook(policy, self.states.get, self.clock, settle_after, evict_after)
 
@@ -78,8 +83,14 @@ class CaseKeeper:
     ) -> Settled:
         """Apply the case events of case-feed messages (partition, value), in order."""
         self._behind, self._still = frozenset(behind), still or {}
-        batch = [(partition, event) for partition, value in packs for event in read_case_events(value)]
-        settled = self._settled(self.book.on_events(batch))
+        batch: list[tuple[int, CaseEvent]] = []
+        marks: dict[int, list[InputMark]] = {}
+        for partition, value in packs:
+            events, reported = read_case_feed(value)
+            batch += [(partition, event) for event in events]
+            if reported:
+                marks.setdefault(partition, []).extend(reported)
+        settled = self._settled(self.book.on_events(batch, marks))
         settled.events = len(batch)
         return settled
 
@@ -99,6 +110,8 @@ class CaseKeeper:
             rows[ALERTS] = [a.row() for a in outcome.alerts]
         if outcome.changed:
             rows[CASES] = list(outcome.cases.values())
+        if outcome.late:
+            rows[LATE_EVENTS] = [e.row() for e in outcome.late]
         changes: list[tuple[bytes, bytes | None]] = [
             (c.encode(), CaseRecord(partition=p, state=state).dump()) for c, (p, state) in outcome.states.items()
         ]

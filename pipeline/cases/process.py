@@ -23,9 +23,11 @@ from pipeline.sla.policy import load_policy
 _keeper: CaseKeeper | None = None  # the case process's one keeper
 
 
-def _start_keeper(policy: Path | None, clock: ClockMode, settle_after: timedelta, evict_after: timedelta) -> None:
+def _start_keeper(
+    policy: Path | None, clock: ClockMode, settle_after: timedelta, evict_after: timedelta, ahead: timedelta, jump: timedelta
+) -> None:
     global _keeper
-    _keeper = CaseKeeper(load_policy(policy), clock, settle_after, evict_after)
+    _keeper = CaseKeeper(load_policy(policy), clock, settle_after, evict_after, ahead, jump)
     collect_by_hand()  # the states make no garbage cycles (pipeline.gc_tuning): collections only cost
 
 
@@ -46,14 +48,16 @@ class CaseProcess:
         settle_after: timedelta = timedelta(minutes=10),
         evict_after: timedelta = timedelta(days=7),
         own_process: bool = True,
+        ahead: timedelta = timedelta(minutes=5),
+        jump: timedelta = timedelta(hours=1),
     ):
         self._executor: Executor
         self._keeper: CaseKeeper | None = None
         if own_process:
             # The states are in the changelog: the process may end with the worker however it ends.
-            self._executor = worker_processes(1, _start_keeper, policy, clock, settle_after, evict_after)
+            self._executor = worker_processes(1, _start_keeper, policy, clock, settle_after, evict_after, ahead, jump)
         else:
-            self._keeper = CaseKeeper(load_policy(policy), clock, settle_after, evict_after)
+            self._keeper = CaseKeeper(load_policy(policy), clock, settle_after, evict_after, ahead, jump)
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="cx-cases")
 
     async def _run(self, method: str, *args: Any) -> Any:

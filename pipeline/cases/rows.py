@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel
 
-from pipeline.cases.state import CaseState, Frozen
+from pipeline.cases.state import CaseEvent, CaseState, Frozen
 from pipeline.events.models import Channel, Priority
 from pipeline.sla.policy import Rule
 
@@ -79,12 +79,13 @@ class Response(_Row):
 
 
 class Alert(_Row):
-    """A breach (deadline passed) or its recovery (the wait is over) (`cx.alerts`, topic `cx.breaches`)."""
+    """A breach (deadline passed), its recovery (the wait is over), or its retraction (a late event
+    showed the wait ended in time: the breach was false) (`cx.alerts`, topic `cx.breaches`)."""
 
     alert_id: str
     case_id: str
     rule: Rule
-    status: Literal["breach", "recovery"]
+    status: Literal["breach", "recovery", "retracted"]
     channel: Channel
     priority: Priority
     customer_id: str
@@ -98,6 +99,43 @@ class Alert(_Row):
     limit_ms: int | None
     event_id: str | None
     detail: str
+    raised_at: AwareDatetime | None = None  # retraction: when the false breach was raised
+    late_ms: int | None = None  # retraction: how far behind the clock the disproving event arrived
+
+
+# Why an event is in `cx.late_events`.
+BEHIND_WATERMARK = "behind_watermark"  # arrived behind its case's clock: applied, the record corrected
+PAST_HORIZON = "past_horizon"  # behind its case's settled horizon: too late to change the case
+
+
+class LateEvent(_Row):
+    """A touchpoint that arrived late or with an odd time (`cx.late_events`): counted, never dropped silently."""
+
+    event_id: str
+    case_id: str
+    source: str  # attrs.source, else the channel
+    channel: Channel
+    ts: AwareDatetime
+    clock_at: AwareDatetime | None  # the case's clock when it arrived
+    behind_ms: int  # clock_at - ts (negative: stamped ahead)
+    reason: str
+    applied: bool  # whether it still updated its case
+
+
+def late_event(event: CaseEvent, clock_at: datetime, reason: str) -> LateEvent:
+    """The `cx.late_events` row of a case event that arrived behind its clock."""
+    entry = event.entry
+    return LateEvent(
+        event_id=entry.event_id,
+        case_id=event.case_id,
+        source=entry.source or entry.channel.value,
+        channel=entry.channel,
+        ts=entry.ts,
+        clock_at=clock_at,
+        behind_ms=ms(clock_at - entry.ts),
+        reason=reason,
+        applied=reason != PAST_HORIZON,
+    )
 
 
 def case_row(state: CaseState) -> dict[str, Any]:

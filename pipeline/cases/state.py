@@ -86,6 +86,7 @@ class Entry(Frozen):
     sentiment: float | None = None
     to_agent_id: str | None = None
     to_department: str | None = None
+    source: str | None = None  # the system the event came from (attrs.source), for lateness per source
 
     @field_validator("ts", "promised_by")
     @classmethod
@@ -111,6 +112,7 @@ class Entry(Frozen):
             sentiment=sentiment,
             to_agent_id=_str_or_none(attrs.get("to_agent_id")),
             to_department=_str_or_none(attrs.get("to_department")),
+            source=_str_or_none(attrs.get("source")),
         )
 
 
@@ -151,7 +153,7 @@ class Raised(Frozen):
     """An alert already sent for a deadline, so it is never sent twice."""
 
     deadline: Deadline
-    status: Literal["breach", "recovery"]
+    status: Literal["breach", "recovery", "retracted"]
     detected_at: AwareDatetime
 
 
@@ -238,6 +240,10 @@ class CaseState(Frozen):
     answered: dict[str, str] = Field(default_factory=dict)  # asked event_id -> response row sent
     revision: int = 0  # bumps on every change; the `version` of ReplacingMergeTree rows
 
+    def holds(self, event_id: str) -> bool:
+        """Whether the event is in the case's open log (a redelivery, not news)."""
+        return any(e.event_id == event_id for e in self.log)
+
     def too_late(self, ts: datetime) -> bool:
         """Whether an event at `ts` falls in the settled past (it can no longer be put in its place)."""
         return self.settled is not None and ts < self.settled.until
@@ -250,8 +256,13 @@ class CaseState(Frozen):
 
     @property
     def breaches(self) -> int:
-        """Deadlines alerted on, ever."""
-        return len(self.raised) + (self.settled.breaches if self.settled else 0)
+        """Deadlines alerted on and not retracted, ever."""
+        return self.standing_breaches + (self.settled.breaches if self.settled else 0)
+
+    @property
+    def standing_breaches(self) -> int:
+        """Alerts in `raised` that no late event proved false."""
+        return sum(1 for r in self.raised.values() if r.status != "retracted")
 
     @property
     def events(self) -> int:

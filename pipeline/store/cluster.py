@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.store.tables import ALERT_DELIVERIES, ALERTS, CASES, DLQ, EVENT_IDS, RESPONSES, REVIEWS, TOUCHPOINTS
+from pipeline.store.tables import ALERT_DELIVERIES, ALERTS, CASES, DLQ, EVENT_IDS, LATE_EVENTS, RESPONSES, REVIEWS, TOUCHPOINTS
 
 SHARDING_KEYS = {
     TOUCHPOINTS: "cityHash64(case_id)",
@@ -23,6 +23,7 @@ SHARDING_KEYS = {
     DLQ: "cityHash64(source_topic, kafka_partition, kafka_offset)",
     ALERT_DELIVERIES: "cityHash64(alert_id)",
     EVENT_IDS: "cityHash64(id)",
+    LATE_EVENTS: "cityHash64(case_id)",
 }
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CREATE_TABLE = re.compile(r"^(CREATE TABLE IF NOT EXISTS) (cx\.\w+)\b", re.S)

@@ -8,7 +8,8 @@ CASES = "cx.cases"
 ALERTS = "cx.alerts"
 ALERT_DELIVERIES = "cx.alert_deliveries"
 EVENT_IDS = "cx.event_ids"
-DATA_TABLES = (TOUCHPOINTS, REVIEWS, DLQ, RESPONSES, CASES, ALERTS, ALERT_DELIVERIES, EVENT_IDS)
+LATE_EVENTS = "cx.late_events"
+DATA_TABLES = (TOUCHPOINTS, REVIEWS, DLQ, RESPONSES, CASES, ALERTS, ALERT_DELIVERIES, EVENT_IDS, LATE_EVENTS)
 
 # Rollups (migration 005): tables the dashboards read, each rebuilt by a refreshable materialized view.
 ROLLUPS_1M = ("cx.rollup_touchpoints_1m", "cx.rollup_reviews_1m", "cx.rollup_responses_1m", "cx.rollup_alerts_1m", "cx.rollup_cases_1m")

@@ -134,3 +134,35 @@ def test_recovery_in_time_cancels_the_escalation():
     assert d.is_settled(keys)
     later = d.due(5.0, T0 + timedelta(hours=1))
     assert [(n.subscriber.name, n.kind) for n in later] == [("leads", "recovery")]
+
+
+def test_a_retraction_reaches_whoever_was_sent_the_breach_once_and_unsends_a_queued_one():
+    d = Dispatcher(subscribers(ONE.format(rate=1)))  # one notice a minute: the second breach waits
+    first, second = make_alert(1), make_alert(2)
+    d.offer(first)
+    (sent,) = d.due(1000.0, None)
+    assert sent_alerts([sent]) == [first.alert_id]
+    d.settle(sent.keys)
+    d.offer(second)
+    assert d.due(1001.0, None) == [], "no room this minute: the second breach waits"
+    # Late replies prove both breaches false.
+    assert d.offer(make_alert(1, status="retracted")) == [Key(first.alert_id, "retracted", "ops")]
+    assert d.offer(make_alert(2, status="retracted")) == [], "its breach was never sent: nothing to take back"
+    assert d.is_settled([Key(second.alert_id, "breach", "ops")])
+    notices = d.due(1061.0, None)
+    assert [(n.kind, sent_alerts([n])) for n in notices] == [("retracted", [first.alert_id])]
+    d.settle(notices[0].keys)
+    assert d.offer(make_alert(1, status="retracted")) == [] and d.due(1200.0, None) == [], "told once"
+
+
+def test_a_retraction_cancels_the_escalation_and_tells_whoever_heard_of_it():
+    d = Dispatcher(subscribers(ESCALATING))
+    breach = make_alert(1)
+    d.offer(breach)
+    d.settle(d.due(1000.0, None)[0].keys)
+    escalated = d.due(1001.0, breach.deadline + timedelta(minutes=16))
+    assert [n.kind for n in escalated] == ["escalation"]
+    d.settle(escalated[0].keys)
+    d.offer(make_alert(1, status="retracted"))
+    notices = d.due(1100.0, breach.deadline + timedelta(minutes=30))
+    assert sorted((n.kind, n.subscriber.name) for n in notices) == [("retracted", "duty"), ("retracted", "leads")]

@@ -95,12 +95,18 @@ def test_late_reply_before_the_clock_noticed_is_still_a_breach_with_recovery():
     assert step.alerts[0].detected_at == at("10:01:10")
 
 
-def test_live_false_alarm_from_an_in_time_reply_that_arrived_late_is_recovered():
+def test_live_false_alarm_from_an_in_time_reply_that_arrived_late_is_retracted():
     s = run([tp("contact_opened", "10:00:00")]).state
     s = advance(s, at("10:01:00")).state  # wall clock reaches the deadline; the reply is in flight
-    step = apply(s, tp("agent_reply", "10:00:58"), POLICY)
-    (rec,) = step.alerts
-    assert rec.status == "recovery" and "arrived late" in rec.detail
+    step = apply(s, tp("agent_reply", "10:00:58"), POLICY, arrived=at("10:15:58"))
+    (retraction,) = step.alerts
+    assert retraction.status == "retracted" and "arrived late" in retraction.detail
+    assert retraction.raised_at == at("10:01:00"), "when the false breach was raised"
+    assert retraction.late_ms == 15 * 60_000, "how far behind the clock the reply arrived"
+    assert retraction.ended_at == at("10:00:58") and retraction.event_id == step.state.log[-1].event_id
+    assert step.state.breaches == 0 and case_row(step.state)["open_breaches"] == 0
+    # Told once: the same reply again changes nothing.
+    assert apply(step.state, tp("agent_reply", "10:00:58"), POLICY).alerts == []
 
 
 def test_reply_arriving_before_the_message_it_answers():
@@ -118,7 +124,7 @@ def test_earlier_message_arriving_late_corrects_the_response_rows_and_supersedes
     # The real first message arrives late; the clock has moved on to 10:01:45.
     step = apply(s, tp("customer_message", "10:00:20"), POLICY, now=at("10:01:45"))
     assert {(a.status, a.deadline) for a in step.alerts} == {
-        ("recovery", at("10:01:40")),
+        ("retracted", at("10:01:40")),
         ("breach", at("10:01:20")),
     }
     reply = apply(step.state, tp("agent_reply", "10:02:00"), POLICY)

@@ -39,6 +39,12 @@ statements = [s for s in re.split(r";\s*(?:\n|$)", sql) if s.strip()]
 for statement in statements:
     conn.query(statement)
 out = {"statements": len(statements)}
+# Columns added to these tables later (retractions)
+later = (root / "pipeline/schemas/clickhouse/007_late_events.sql").read_text(encoding="utf-8")
+for statement in re.split(r";\s*(?:\n|$)", later):
+    statement = "\n".join(l for l in statement.splitlines() if not l.strip().startswith("--")).strip()
+    if statement.startswith("ALTER TABLE cx.alerts"):
+        conn.query(statement)
 for table, table_rows in rows.items():
     described = conn.query(
         "SELECT name, comment FROM system.columns WHERE database = 'cx' AND table = {t:String} ORDER BY position",

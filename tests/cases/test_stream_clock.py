@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pipeline.cases.book import StreamClock
-from pipeline.cases.clock import LogEnds
+from pipeline.cases.clock import AHEAD_OF_WALL_CLOCK, FAR_AHEAD, InputMark, InputMarks, LogEnds, Watermark
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -32,7 +32,7 @@ def test_a_partition_reaching_today_does_not_make_another_partitions_replay_live
     clock.observe(0, NOW - timedelta(seconds=10))  # partition 0 caught up with today
     clock.observe(1, NOW - timedelta(days=20))  # partition 1 still replays last month
     ticker.t += 1
-    assert clock.live(0) and clock.now(0) == NOW
+    assert clock.live(0) and clock.now(0) == NOW - timedelta(seconds=30), "live: the wall clock less the lateness"
     assert not clock.live(1)
     assert clock.now(1) == NOW - timedelta(days=20, seconds=30)
 
@@ -75,7 +75,7 @@ def test_fixed_modes_ignore_liveness():
     wall.observe(0, NOW - timedelta(days=1))
     ticker.t += 3600
     assert event.now(0) == NOW - timedelta(days=1)
-    assert wall.now(0) == NOW
+    assert wall.now(0) == NOW - wall.lateness
 
 
 def test_a_partition_with_unread_events_is_never_idle_however_long_the_stream_stalls():
@@ -108,7 +108,7 @@ def test_a_backlog_complete_long_ago_is_idle_as_soon_as_it_is_applied():
     clock.own({0, 1})
     clock.observe(0, NOW - timedelta(days=20))
     clock.observe(1, NOW - timedelta(days=20))
-    assert clock.live(0) and clock.now(0) == NOW
+    assert clock.live(0) and clock.now(0) == NOW - clock.lateness
     assert not clock.live(1), "an end still for 2 s: events may still be coming"
     ticker.t += 5
     assert clock.live(1), "5 s since its last event applied: idle as before"
@@ -126,3 +126,55 @@ def test_log_end_stillness_counts_from_the_first_fetch_that_reported_the_end():
     assert ends.still(1, 7, fetched_at=17.0) == 0.0, "partitions are counted apart"
     ends.forget({0})
     assert ends.still(0, 130, fetched_at=30.0) == 0.0, "a partition back from another worker starts afresh"
+
+
+def test_an_input_partition_read_ahead_does_not_move_the_clock_of_the_others():
+    # Landing reports, with the case feed, how far each input partition has been read: the case
+    # clock is the minimum over the input partitions with events left to read.
+    ticker = Ticker()
+    clock = StreamClock("auto", lateness=timedelta(0), wall=lambda: NOW, monotonic=ticker)
+    clock.own({0})
+    day = NOW - timedelta(days=20)
+    clock.observe(0, day + timedelta(hours=4))  # the case feed saw an event from input 1, 4 hours on
+    clock.inputs(0, [InputMark("in:0", day, False), InputMark("in:1", day + timedelta(hours=4), False)])
+    assert clock.now(0) == day, "input 0 is behind and has events left: it holds the clock"
+    ticker.t += 3600
+    assert not clock.live(0), "an input with events left to read is never idle"
+    clock.inputs(0, [InputMark("in:0", None, False)])  # a new landing agent, not yet read: marks never go back
+    assert clock.now(0) == day
+    clock.inputs(0, [InputMark("in:0", day + timedelta(hours=1), True)])  # input 0 read to its end
+    assert clock.watermark(0) == day + timedelta(hours=4), "idle inputs hold no one back"
+    assert not clock.live(0), "input 1 still has events to read"
+    clock.inputs(0, [InputMark("in:1", day + timedelta(hours=5), True)])
+    assert clock.live(0) and clock.now(0) == NOW
+
+
+def test_an_input_partition_with_events_left_and_no_mark_holds_the_clock():
+    clock = StreamClock("event", lateness=timedelta(seconds=30), wall=lambda: NOW)
+    clock.observe(0, NOW - timedelta(days=1))
+    clock.inputs(0, [InputMark("in:0", NOW - timedelta(days=1), False), InputMark("in:1", None, False)])
+    assert clock.now(0) is None
+
+
+def test_one_event_stamped_far_ahead_does_not_move_the_mark_two_do():
+    mark = Watermark(lateness=timedelta(0), jump=timedelta(hours=1))
+    day = NOW - timedelta(days=2)
+    assert not mark.jumps(day)
+    assert mark.jumps(day + timedelta(hours=8)), "a local time labelled UTC"
+    assert mark.mark() == day
+    assert not mark.jumps(day + timedelta(minutes=5)) and mark.mark() == day + timedelta(minutes=5)
+    assert mark.jumps(day + timedelta(hours=3)), "a real gap: confirmed by the next event"
+    assert mark.mark() == day + timedelta(hours=3)
+
+
+def test_landing_marks_skip_stamps_from_the_future_and_report_far_jumps():
+    marks = InputMarks(ahead=timedelta(minutes=5), jump=timedelta(hours=1), wall=lambda: NOW)
+    base = NOW - timedelta(days=1)
+    odd = marks.observe([("in:0", base), ("in:0", NOW + timedelta(hours=8)), ("in:0", base + timedelta(hours=8)),
+                         ("in:1", base + timedelta(seconds=5))])  # fmt: skip
+    assert odd == [(1, AHEAD_OF_WALL_CLOCK, NOW), (2, FAR_AHEAD, base)]
+    assert marks.report(["in:1", "in:0", "in:2"], idle=lambda s: s == "in:1") == [
+        InputMark("in:0", base, False),
+        InputMark("in:1", base + timedelta(seconds=5), True),
+        InputMark("in:2", None, False),
+    ]
