@@ -28,6 +28,7 @@ class Targets(BaseSettings):
     sla: float = Field(default=0.95, gt=0, le=1)
     negative_rise: float = Field(default=0.10, gt=0, le=1)  # negative share, this hour vs the same hour last week
     complaint_growth: float = Field(default=2.0, gt=1)  # an aspect's complaints, this week / last week
+    source_lateness_minutes: float = Field(default=5.0, gt=0)  # a source's p99 arrival delay worth an alert
 
 
 class Settings(BaseSettings):

@@ -68,6 +68,13 @@ def _key(value: object) -> bytes | None:
     return str(value).encode("utf-8", "surrogatepass") if value not in (None, "") else None
 
 
+def json_lines(data: bytes) -> list[bytes]:
+    """The lines of a JSON Lines file: separated by `\\n` alone (a `\\r` before it is dropped), blank
+    ones skipped. Not `str.splitlines`: JSON allows U+2028, U+2029, U+0085 and other separators raw
+    inside strings, and text pasted from web pages carries them."""
+    return [line.removesuffix(b"\r") for line in data.split(b"\n") if line.strip()]
+
+
 def produce_lines(
     settings: Settings,
     lines: Iterable[str | bytes],

@@ -44,6 +44,7 @@ SUMMARY_PANELS = (
     ("cx-latency", "reply_quantiles"),
     ("cx-latency", "breaches_by_rule"),
     ("cx-latency", "notices"),
+    ("cx-latency", "source_lateness"),
 )
 
 

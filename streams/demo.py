@@ -110,7 +110,7 @@ class _Watch:
 async def feed_and_wait(
     settings: Settings,
     store: Store,
-    lines: Sequence[str],
+    lines: Sequence[str] | Sequence[bytes],
     on_sent: Callable[[int], None] | None = None,
     on_landed: Callable[[Landed], None] | None = None,
     stall_timeout: float = 120.0,

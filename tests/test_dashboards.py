@@ -86,7 +86,7 @@ def test_alert_rules_file_is_grafana_file_provisioning():
     (group,) = document["groups"]
     assert group["interval"] == "1m" and group["folder"]
     rules = {r["uid"]: r for r in group["rules"]}
-    assert set(rules) == {"cx-sla-attainment", "cx-negative-spike", "cx-aspect-complaints"}
+    assert set(rules) == {"cx-sla-attainment", "cx-negative-spike", "cx-aspect-complaints", "cx-source-lagging"}
     assert rules["cx-sla-attainment"]["for"] == "10m"
     for rule in rules.values():
         query, threshold = rule["data"]
@@ -200,9 +200,12 @@ def test_report_html_is_one_self_contained_page_with_charts_and_a_cjk_font(demo_
     assert all(p.title in page for p in panels)
     assert page.count("<svg") == sum(p.viz in ("timeseries", "barchart") for p in panels)
     # The CJK font is embedded, cut to the characters used, and covers the Chinese labels.
-    face = re.search(r"url\(data:font/ttf;base64,([A-Za-z0-9+/=]+)\)", page)
-    assert face, "no embedded font: is a CJK font installed (fc-list :lang=zh)? .ci/run installs fonts-wqy-microhei"
+    # It comes with the package (Noto Sans SC), so a machine without any CJK font draws no tofu.
+    face = re.search(r"url\(data:font/(?:ttf|otf);base64,([A-Za-z0-9+/=]+)\)", page)
+    assert face, "no embedded font: the pylopdf-fonts-zh-cn dependency is missing"
     font = TTFont(io.BytesIO(base64.b64decode(face.group(1))))
     covered = set(font.getBestCmap())
+    used = {ord(c) for c in re.sub(r"<[^>]+>", "", page) if "\u4e00" <= c <= "\u9fff"}
     assert {ord(c) for c in "客户体验报告满意度超时"} <= covered
+    assert used - covered == set(), "Chinese on the page the embedded font cannot draw (tofu)"
     assert len(covered) < 3000  # a subset, not the whole font

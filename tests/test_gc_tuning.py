@@ -51,7 +51,7 @@ def test_the_case_process_collects_by_hand():
     from pipeline.cases import process
 
     try:
-        process._start_keeper(None, "event", timedelta(minutes=10), timedelta(days=7))  # what the process runs first
+        process._start_keeper(None, "event", timedelta(minutes=10), timedelta(days=7), timedelta(minutes=5), timedelta(hours=1))  # what the process runs first
         assert not gc.isenabled()
         assert process._call("on_tick", ()).empty
     finally:

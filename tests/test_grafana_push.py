@@ -116,7 +116,7 @@ def test_first_push_creates_everything_and_a_second_changes_nothing(grafana):
     writes = [(m, p) for m, p, *_ in handler.log if m != "GET"]
     assert writes[0] == ("POST", "/api/folders")  # the folder before what goes in it
     assert writes.count(("POST", "/api/dashboards/db")) == 4
-    assert writes.count(("POST", "/api/v1/provisioning/alert-rules")) == 3
+    assert writes.count(("POST", "/api/v1/provisioning/alert-rules")) == 4
     assert ("POST", "/api/datasources") in writes
     assert all(auth == f"Bearer {TOKEN}" for *_, auth, _ in handler.log)
     assert all(ctype.startswith("application/json") for m, *_, ctype in handler.log if m != "GET"), {c for *_, c in handler.log}

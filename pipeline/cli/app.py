@@ -128,11 +128,11 @@ def _serve_page(settings: Settings, store):
 def produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines")]) -> None:
     """Send each line to cx.touchpoints (has event_id) or cx.reviews (has review_id)."""
     from pipeline.broker.exceptions import BrokerUnavailable
-    from pipeline.produce import MAX_MESSAGE_BYTES, produce_lines
+    from pipeline.produce import MAX_MESSAGE_BYTES, json_lines, produce_lines
 
     settings = Settings.from_env()
     # Bytes, not text: a line that is not UTF-8 is sent as it is and dead-lettered, not a crash here.
-    lines = file.read_bytes().splitlines()
+    lines = json_lines(file.read_bytes())
     with _progress() as progress:
         task = progress.add_task("producing", total=len([ln for ln in lines if ln.strip()]))
         try:
@@ -241,6 +241,7 @@ def demo(
     from pipeline.delivery.runner import open_notices
     from pipeline.generate import generate as make
     from pipeline.page.render import write_page
+    from pipeline.produce import json_lines
     from pipeline.report import gather, print_summary, write_report
     from pipeline.store import StoreError, empty_data_tables, open_store
     from pipeline.store.tables import DATA_TABLES
@@ -249,7 +250,7 @@ def demo(
     _logging(verbose)
     base = Settings.from_env()
     if input_file is not None:
-        lines = [ln for ln in input_file.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        lines: list[str] | list[bytes] = json_lines(input_file.read_bytes())
         source = str(input_file)
     else:
         bad = malformed if malformed is not None else max(1, events // 200)

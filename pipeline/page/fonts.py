@@ -20,7 +20,15 @@ _KNOWN = ("wqy", "notosanscjk", "notoserifcjk", "droidsansfallback", "sourcehans
 
 @lru_cache(maxsize=1)
 def find_cjk_font() -> Path | None:
-    """A font on this machine that covers Chinese (fontconfig's list, else known names), or None."""
+    """The CJK font the page and its charts use: Noto Sans SC from the `pylopdf-fonts-zh-cn` package
+    (a dependency, SIL OFL 1.1), else one on this machine (fontconfig's list, else known names)."""
+    try:
+        from pylopdf_fonts_zh_cn import sans_path
+
+        if sans_path().is_file():
+            return sans_path()
+    except ImportError:
+        pass
     if shutil.which("fc-list") is not None:
         listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10).stdout
         files = sorted({line.split(":")[0].strip() for line in listed.splitlines() if line.strip()})
@@ -53,4 +61,5 @@ def font_face(text: str, font: Path | None) -> str:
     buffer = io.BytesIO()
     loaded.save(buffer)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f"@font-face {{ font-family: '{FAMILY}'; src: url(data:font/ttf;base64,{data}) format('truetype'); }}"
+    kind, form = ("otf", "opentype") if "CFF " in loaded else ("ttf", "truetype")
+    return f"@font-face {{ font-family: '{FAMILY}'; src: url(data:font/{kind};base64,{data}) format('{form}'); }}"

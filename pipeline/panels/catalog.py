@@ -203,6 +203,34 @@ LATENCY = Dashboard(
             "and the notifier's own delay.",
             expects_rows=False,
         ),
+        Panel(
+            "source_lateness",
+            "Event lateness by source 数据延迟（按来源）",
+            "SELECT l.source AS source, l.channel AS channel, sum(l.events) AS events,\n"
+            "       round(sum(l.p50_ms * l.events) / nullIf(sum(l.events), 0) / 60000, 1) AS p50_min,\n"
+            "       round(max(l.p99_ms) / 60000, 1) AS worst_hour_p99_min,\n"
+            "       any(e.behind) AS behind_clock, any(e.odd) AS odd_times\n"
+            "FROM cx.v_source_lateness AS l\n"
+            "LEFT JOIN (SELECT source, channel, countIf(reason IN ('behind_watermark', 'past_horizon')) AS behind,\n"
+            "                  countIf(reason IN ('ahead_of_wall_clock', 'far_ahead_of_partition')) AS odd\n"
+            "           FROM cx.v_late_events WHERE $__timeFilter(detected_at) GROUP BY source, channel) AS e\n"
+            "       ON e.source = l.source AND e.channel = l.channel\n"
+            f"WHERE $__timeFilter(l.hour) AND l.{CHANNEL}\n"
+            "GROUP BY source, channel ORDER BY worst_hour_p99_min DESC, source",
+            "table", "How late each source system's events arrive (arrival - event time; the source is the event's "
+            "attrs.source, else its channel), how many arrived behind their case's clock (the record was corrected) "
+            "and how many had odd times (ahead of the wall clock, or hours ahead of their partition). "
+            "Tells \"the phone SLA looks bad\" from \"the phone system's events are late\".",
+            width=24,
+        ),
+        Panel(
+            "source_lateness_p99",
+            "Arrival delay p99 by source 到达延迟 p99",
+            "SELECT $__timeInterval(hour) AS time, source, max(p99_ms) / 60000 AS p99_min\n"
+            f"FROM cx.v_source_lateness\nWHERE $__timeFilter(hour) AND {CHANNEL}\n"
+            "GROUP BY time, source ORDER BY time, source",
+            "timeseries", "99th percentile of arrival - event time per source system, per hour, in minutes.", unit="m",
+        ),
     ),
 )
 
@@ -351,6 +379,19 @@ def alert_rules(targets: Targets) -> tuple[AlertRule, ...]:
             op="gt", threshold=targets.complaint_growth, window_s=3600, pending="0s",
             summary="Complaints about {{ $labels.aspect }} grew " + f"{targets.complaint_growth:g}x against the week before (early warning)",
             description="Open Voice of the customer: the aspect x channel table shows where, the latest negative reviews why.",
+        ),
+        AlertRule(
+            uid="cx-source-lagging",
+            title="A source's events arrive late",
+            sql="SELECT source, max(p99_ms) / 60000 AS p99_min\n"
+            "FROM cx.v_source_lateness\n"
+            "WHERE hour >= toStartOfHour($__toTime - INTERVAL 1 HOUR)\n"
+            "GROUP BY source",
+            op="gt", threshold=targets.source_lateness_minutes, window_s=3600, pending="5m",
+            summary="Events from {{ $labels.source }} arrive more than "
+            + f"{targets.source_lateness_minutes:g} minutes after they happened (p99)",
+            description="Breaches on this source's channels may be its lateness, not the agents: open the latency "
+            "dashboard's 'Event lateness by source' table. Late events correct the record (retractions).",
         ),
     )
 

@@ -1,12 +1,14 @@
 """Notices through the real stream: `cx demo --input` with loopback receivers, and a worker killed
 with SIGKILL in the middle of deliveries."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,62 @@ def test_worker_killed_mid_delivery_never_resends_what_the_ledger_holds(broker, 
     assert set(counts) == {make_alert(i).alert_id for i in range(n)}
     final = cx_sql("SELECT count(), uniqExact(alert_id), countIf(status = 'delivered') FROM cx.alert_deliveries FINAL", _env(data))
     assert final == [[str(n), str(n), str(n)]]
+
+
+def test_a_reply_that_arrives_after_its_deadline_retracts_the_breach_live(broker, tmp_path):
+    # Live: a chat case opened now, answered 1 s later, the reply's event arriving after the deadline
+    # (its source lagging). The subscriber hears of the breach, then once that it was false.
+    prefix = f"late{os.getpid()}."
+    settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix=prefix)
+    ensure_topics(settings)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("first_response: {chat: {within: 3s}}\nlateness: 1s\n", encoding="utf-8")
+    data = tmp_path / "cx"
+    with Receivers() as rx:
+        config = tmp_path / "subscribers.yaml"
+        config.write_text(f"subscribers:\n  - {{name: hook, channel: webhook, url: '{rx.url('webhook')}', rate_limit_per_minute: 1000}}\n")
+        env = _env(data, CX_ALERTS_CONFIG=str(config), CX_KAFKA_BOOTSTRAP=broker.bootstrap, CX_TOPIC_PREFIX=prefix,
+                   CX_APP_ID=f"late-{os.getpid()}", CX_KAFKA_SESSION_TIMEOUT="6", CX_SLA_POLICY=str(policy))  # fmt: skip
+        worker = subprocess.Popen([CX, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "worker.log", "a"))
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+
+        def send(kind: str, actor: str, at: datetime) -> None:
+            event = {"event_id": f"L-{kind}", "case_id": "LATE-1", "customer_id": "U1", "channel": "chat", "kind": kind,
+                     "actor": actor, "agent_id": "A1", "department": "客服部", "ts": at.isoformat()}  # fmt: skip
+            producer.send(f"{prefix}cx.touchpoints", key=b"LATE-1", value=json.dumps(event).encode())
+            producer.flush()
+
+        def statuses() -> list[str]:
+            return [r.body["status"] for r in rx.accepted("webhook")]
+
+        try:
+            time.sleep(8)  # the worker joins its group
+            opened = datetime.now(UTC)
+            send("contact_opened", "customer", opened)
+            assert _wait(lambda: statuses() == ["breach"], 60), (tmp_path / "worker.log").read_text()[-3000:]
+            send("agent_reply", "agent", opened + timedelta(seconds=1))  # in time, but it comes late
+            assert _wait(lambda: statuses() == ["breach", "retracted"], 60), (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(2)
+            assert statuses() == ["breach", "retracted"], "one retraction notice, never twice"
+        finally:
+            producer.close()
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+        retraction = rx.accepted("webhook")[1].body
+    assert "误报撤回" in retraction["summary"] and retraction["case_id"] == "LATE-1"
+    # The views count the SLA as met: the breach is gone from them, its retraction kept with its lateness.
+    alerts = cx_sql("SELECT rule, status, late_ms > 0 FROM cx.v_alerts", _env(data))
+    assert alerts == [["first_response", "retracted", "true"]]
+    assert cx_sql("SELECT breaches, open_breaches FROM cx.v_cases WHERE case_id = 'LATE-1'", _env(data)) == [["0", "0"]]
+    assert cx_sql("SELECT status FROM cx.alerts FINAL ORDER BY status", _env(data)) == [["breach"], ["retracted"]]
+    late = cx_sql("SELECT event_id, reason, applied FROM cx.v_late_events", _env(data))
+    assert late == [["L-agent_reply", "behind_watermark", "true"]]
+
+
+def _wait(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

@@ -1,0 +1,134 @@
+"""The same events, any producer, any partitioning, a kill: the same alerts and responses (real parts).
+
+(a) keyed by case through `cx produce`'s producer; (b) by kafka-python without a key, spread at
+random over the 4 partitions, the backlog complete before the worker starts; (c) as (b), with the
+worker (`cx worker`) killed once with SIGKILL while it works through the backlog. The views must be
+identical: `cx.v_alerts` (case, rule, status, deadline) and `cx.v_responses`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import faust
+import pytest
+from kafka import KafkaProducer
+
+from pipeline.broker import ensure_topics
+from pipeline.config import Settings
+from pipeline.generate import generate
+from pipeline.produce import produce_lines
+from pipeline.store import empty_data_tables
+from streams.runner import run_worker
+from streams.sink import Progress
+
+from bench.chaos import cx_sql
+
+CX = str(Path(sys.executable).with_name("cx"))
+EVENTS = 1500
+pytestmark = pytest.mark.e2e
+
+ALERTS = "SELECT case_id, rule, status, toString(deadline) FROM cx.v_alerts ORDER BY case_id, rule, deadline, status"
+RESPONSES = (
+    "SELECT case_id, kind, toString(asked_at), toString(answered_at), toString(wait_ms), toString(within_sla)"
+    " FROM cx.v_responses ORDER BY case_id, asked_at, kind"
+)
+
+
+def _workload() -> list[str]:
+    return generate(EVENTS, seed=5).lines
+
+
+def _touchpoints(lines: list[str]) -> int:
+    return sum('"event_id"' in line for line in lines)
+
+
+def _unkeyed(settings: Settings, lines: list[str], seed: int) -> None:
+    """Every line without a key, each to a partition picked at random (a bridge that does not key by case)."""
+    rng = random.Random(seed)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
+    for line in lines:
+        topic = settings.topic("cx.touchpoints" if '"event_id"' in line else "cx.reviews")
+        producer.send(topic, value=line.encode(), partition=rng.randrange(settings.partitions))
+    producer.flush()
+    producer.close()
+
+
+def _run_in_process(settings: Settings, store, total: int) -> None:
+    """A worker until every message landed, every touchpoint is in its case and the clock went live after it."""
+    progress = Progress()
+
+    async def done(app: faust.App) -> bool:
+        return (
+            progress.landed >= total
+            and progress.case_events >= progress.case_feed
+            and progress.live_through >= progress.case_feed > 0
+        )
+
+    asyncio.run(asyncio.wait_for(run_worker(settings, store, until=done, poll=0.5, handle_signals=False, progress=progress), 240))
+
+
+def _views(query) -> tuple[list, list]:
+    return query(ALERTS), query(RESPONSES)
+
+
+def test_keyed_unkeyed_and_killed_give_the_same_alerts_and_responses(settings, clean_store, tmp_path):
+    lines = _workload()
+    # (a) keyed by case, as `cx produce` sends.
+    keyed = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "a.", "app_id": settings.app_id + "-a"})
+    ensure_topics(keyed)
+    produce_lines(keyed, lines)
+    _run_in_process(keyed, clean_store, len(lines))
+    a = _views(lambda q: [list(map(str, r)) for r in clean_store.query(q)[1]])
+    assert any(r[2] == "breach" for r in a[0]) and len(a[1]) > 100
+
+    # (b) unkeyed, at random over the partitions, the backlog complete before the worker starts.
+    empty_data_tables(clean_store)
+    unkeyed = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "b.", "app_id": settings.app_id + "-b"})
+    ensure_topics(unkeyed)
+    _unkeyed(unkeyed, lines, seed=1)
+    _run_in_process(unkeyed, clean_store, len(lines))
+    b = _views(lambda q: [list(map(str, r)) for r in clean_store.query(q)[1]])
+    assert b == a
+
+    # (c) as (b), with `cx worker` killed once while it works through the backlog.
+    killed = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "c.", "app_id": settings.app_id + "-c"})
+    ensure_topics(killed)
+    _unkeyed(killed, lines, seed=2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")} | {
+        "CX_KAFKA_BOOTSTRAP": killed.kafka_bootstrap, "CX_TOPIC_PREFIX": killed.topic_prefix, "CX_APP_ID": killed.app_id,
+        "CX_DATA_DIR": str(tmp_path / "killed"), "CX_KAFKA_SESSION_TIMEOUT": "6", "CX_REPORT_PORT": "off",
+        "CX_BATCH_SIZE": "100", "CX_CATCH_UP_BATCH_SIZE": "200", "CX_FLUSH_SECONDS": "0.3",
+    }  # fmt: skip
+    log = open(tmp_path / "worker.log", "a")
+
+    def run_for(seconds: float, sig: int) -> None:
+        worker = subprocess.Popen([CX, "worker", "-v"], env=env, stdout=log, stderr=log)
+        try:
+            time.sleep(seconds)
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            worker.send_signal(sig)
+            worker.wait(timeout=60)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+
+    run_for(11.0, signal.SIGKILL)
+    touchpoints = _touchpoints(lines)
+    seen: list[tuple] = []
+    for _ in range(6):
+        run_for(40.0, signal.SIGTERM)  # long enough to land the rest and for the clock to go live
+        c = _views(lambda q: cx_sql(q, env))
+        (landed,) = cx_sql("SELECT uniqExact(event_id) FROM cx.v_touchpoints", env)
+        if int(landed[0]) == touchpoints and seen and seen[-1] == c:
+            break
+        seen.append(c)
+    assert c == a
