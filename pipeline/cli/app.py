@@ -202,16 +202,45 @@ def migrate(
 
 
 @app.command()
-def sql(query: Annotated[str, typer.Argument(help="SQL to run on the configured ClickHouse")]) -> None:
-    """Query ClickHouse (embedded by default). A single-value result prints the bare value last."""
+def sql(
+    query: Annotated[str | None, typer.Argument(help="SQL to run; '-' or nothing (with -f absent): read it from stdin")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", exists=True, dir_okay=False, help="Read the SQL from this file")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="table (for people; the default), csv, tsv, json or jsonl (for pipes)")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="name=value for a {name:Type} parameter; repeatable")] = None,
+) -> None:
+    """Query ClickHouse (embedded by default). A table for people (a single value prints bare); CSV, TSV,
+    JSON or JSON Lines for pipes (--format, or the query's own FORMAT clause); parameters as ClickHouse's
+    {name:Type}, given with --param (never pasted into the SQL)."""
+    from pipeline.cli.results import FORMATS, UnknownFormat, parse_params, render, split_format
     from pipeline.store import StoreError, open_store
 
+    if file is not None and query not in (None, "-"):
+        _fail("give the SQL as an argument or with -f FILE, not both")
+    text = file.read_text(encoding="utf-8") if file is not None else query
+    if text in (None, "-"):
+        if sys.stdin.isatty():
+            _fail('no query: cx sql "SELECT ...", cx sql -f query.sql, or the SQL on stdin')
+        text = sys.stdin.read()
+    assert text is not None
+    if fmt is not None and fmt not in FORMATS:
+        _fail(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
+    try:
+        body, asked = split_format(text.strip().rstrip(";"))
+        params = parse_params(param or [])
+    except (UnknownFormat, ValueError) as exc:
+        _fail(str(exc))
+    if not body.strip():
+        _fail("the query is empty")
+    chosen = fmt or asked or "table"
     settings = Settings.from_env()
     try:
         store = open_store(settings)
-        columns, rows = store.query(query)
+        columns, rows = store.query(body, params or None)
     except StoreError as exc:
-        _fail(str(exc))
+        _fail(_first_line(str(exc)))
+    if chosen != "table":
+        sys.stdout.write(render(columns, rows, chosen))  # type: ignore[arg-type]
+        return
     if len(rows) == 1 and len(columns) == 1:
         out.print(rows[0][0])
         return
@@ -220,6 +249,12 @@ def sql(query: Annotated[str, typer.Argument(help="SQL to run on the configured 
         table.add_row(*("" if v is None else str(v) for v in row))
     out.print(table)
     console.print(f"{len(rows)} rows")
+
+
+def _first_line(message: str) -> str:
+    """ClickHouse's error without its stack trace: what a person needs to fix the query."""
+    head = message.strip().splitlines()[0] if message.strip() else message
+    return head.split(". Stack trace")[0].split(" (version ")[0]
 
 
 @app.command()

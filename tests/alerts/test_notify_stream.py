@@ -174,7 +174,7 @@ def test_a_reply_that_arrives_after_its_deadline_retracts_the_breach_live(broker
     assert "误报撤回" in retraction["summary"] and retraction["case_id"] == "LATE-1"
     # The views count the SLA as met: the breach is gone from them, its retraction kept with its lateness.
     alerts = cx_sql("SELECT rule, status, late_ms > 0 FROM cx.v_alerts", _env(data))
-    assert alerts == [["first_response", "retracted", "true"]]
+    assert alerts == [["first_response", "retracted", "1"]]
     assert cx_sql("SELECT breaches, open_breaches FROM cx.v_cases WHERE case_id = 'LATE-1'", _env(data)) == [["0", "0"]]
     assert cx_sql("SELECT status FROM cx.alerts FINAL ORDER BY status", _env(data)) == [["breach"], ["retracted"]]
     late = cx_sql("SELECT event_id, reason, applied FROM cx.v_late_events", _env(data))
