@@ -217,8 +217,8 @@ def note_input_times(landing: Landing, marks: InputMarks) -> None:
     """Note a landed batch's touchpoint times in `marks`, in order; odd times (`InputMarks`) are
     added to the batch as `cx.late_events` rows."""
     rows = landing.rows.get(TOUCHPOINTS, [])
-    for i, reason, against in marks.observe((input_source(r), r["ts"]) for r in rows):
-        landing.add(LATE_EVENTS, odd_time_row(rows[i], reason, against))
+    for row, reason, against in marks.observe((input_source(r), r["ts"], r) for r in rows):
+        landing.add(LATE_EVENTS, odd_time_row(row, reason, against))
 
 
 def odd_time_row(row: dict[str, Any], reason: str, against: datetime) -> dict[str, Any]:

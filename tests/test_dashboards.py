@@ -209,3 +209,20 @@ def test_report_html_is_one_self_contained_page_with_charts_and_a_cjk_font(demo_
     assert {ord(c) for c in "客户体验报告满意度超时"} <= covered
     assert used - covered == set(), "Chinese on the page the embedded font cannot draw (tofu)"
     assert len(covered) < 3000  # a subset, not the whole font
+
+
+def test_the_demos_report_shows_what_the_store_holds_when_it_ends(demo_store):
+    # The report the demo wrote as it ended (report.md) against the analyst view read afterwards.
+    env = {k: v for k, v in demo_store.items() if k not in ENV_ONLY}
+    report = (Path(env["CX_DATA_DIR"]) / "report.md").read_text(encoding="utf-8")
+    section = report.split("## Breaches by rule")[1].split("\n## ")[0]
+    shown = {cells[0]: (int(cells[1]), int(cells[2])) for line in section.splitlines()
+             if line.startswith("| ") and (cells := [c.strip() for c in line.strip("|").split("|")])[0] not in ("rule", "---")}  # fmt: skip
+    run = subprocess.run(
+        [CX, "sql", "--format", "jsonl",
+         "SELECT rule, countIf(status = 'breach') AS breaches, countIf(status = 'recovery') AS recoveries FROM cx.v_alerts GROUP BY rule"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    held = {r["rule"]: (r["breaches"], r["recoveries"]) for r in map(json.loads, run.stdout.splitlines())}
+    assert shown == held and sum(b for b, _ in held.values()) > 0

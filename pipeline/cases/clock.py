@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -35,24 +35,26 @@ class Watermark(BaseModel):
 
     def observe(self, ts: datetime) -> datetime | None:
         """Note an event time; returns the (never decreasing) watermark."""
-        self.jumps(ts)
+        self.note(ts)
         return self.now()
 
-    def jumps(self, ts: datetime) -> bool:
-        """Note an event time; whether it is far ahead of the mark (odd, unless a second one confirms it)."""
+    def note(self, ts: datetime) -> Literal["in_order", "held", "confirmed", "refuted"]:
+        """Note an event time. held: far ahead of the mark, waiting for a second such event;
+        confirmed: this one confirmed the jump held before (a real gap in traffic); refuted: this one
+        is in order while a jump is held, so the held event was an odd time (it is forgotten)."""
         mark = self.max_seen
-        if mark is None or ts <= mark:
-            if mark is None:
+        if mark is None or ts <= mark + self.jump:
+            if mark is None or ts > mark:
                 self.max_seen = ts.astimezone(UTC)
-            return False
-        if ts - mark <= self.jump:
-            self.max_seen = ts.astimezone(UTC)
-            return False
+            if self.suspect is not None:
+                self.suspect = None
+                return "refuted"
+            return "in_order"
         if self.suspect is None:
             self.suspect = ts.astimezone(UTC)
-        else:
-            self.max_seen, self.suspect = min(self.suspect, ts.astimezone(UTC)), None
-        return True
+            return "held"
+        self.max_seen, self.suspect = min(self.suspect, ts.astimezone(UTC)), None
+        return "confirmed"
 
     def mark(self) -> datetime | None:
         """The event time this partition has reached (None before the first event)."""
@@ -76,6 +78,7 @@ class InputMark(NamedTuple):
     idle: bool
 
 
+T = TypeVar("T")
 AHEAD_OF_WALL_CLOCK = "ahead_of_wall_clock"
 FAR_AHEAD = "far_ahead_of_partition"
 
@@ -86,7 +89,8 @@ class InputMarks:
     An event stamped more than `ahead` past the wall clock is not counted: no real event comes from
     the future, and one such event must not move the time every case is judged by. One stamped more
     than `jump` past its partition's mark is counted (the mark needs two such events to move) but
-    reported: both are odd times, kept in `cx.late_events` per source."""
+    reported once the next event shows it was not a real jump: both are odd times, kept in
+    `cx.late_events` per source."""
 
     def __init__(
         self,
@@ -98,24 +102,33 @@ class InputMarks:
         self.jump = jump
         self._wall = wall or wall_clock
         self._marks: dict[str, Watermark] = {}
+        self._held: dict[str, tuple[Any, datetime]] = {}  # source -> an event far ahead, and the mark it jumped
 
-    def observe(self, events: Iterable[tuple[str, datetime]]) -> list[tuple[int, str, datetime]]:
-        """Note (source, event time) of the touchpoints read, in order; returns the odd ones as
-        (index, reason, the time it was judged against: the wall clock or its partition's mark)."""
+    def observe(self, events: Iterable[tuple[str, datetime, T]]) -> list[tuple[T, str, datetime]]:
+        """Note (source, event time, the event) of the touchpoints read, in order; returns the odd
+        ones as (the event, reason, the time it was judged against: the wall clock or its partition's
+        mark). An event far ahead of its partition is odd once the next event on the partition shows
+        the jump was not real (a gap in traffic is confirmed by the next event instead)."""
         wall = self._wall()
         limit = wall + self.ahead
-        odd = []
-        for i, (source, ts) in enumerate(events):
+        odd: list[tuple[T, str, datetime]] = []
+        for source, ts, event in events:
             if ts > limit:
-                odd.append((i, AHEAD_OF_WALL_CLOCK, wall))
+                odd.append((event, AHEAD_OF_WALL_CLOCK, wall))
                 continue
             mark = self._marks.get(source)
             if mark is None:
                 mark = self._marks[source] = Watermark(lateness=timedelta(0), jump=self.jump)
             before = mark.mark()
-            if mark.jumps(ts):
+            verdict = mark.note(ts)
+            if verdict == "held":
                 assert before is not None
-                odd.append((i, FAR_AHEAD, before))
+                self._held[source] = (event, before)
+            elif verdict == "refuted":
+                held, against = self._held.pop(source)
+                odd.append((held, FAR_AHEAD, against))
+            elif verdict == "confirmed":
+                self._held.pop(source, None)
         return odd
 
     def report(self, sources: Iterable[str], idle: Callable[[str], bool]) -> list[InputMark]:
@@ -131,6 +144,7 @@ class InputMarks:
         kept = set(keep)
         for source in set(self._marks) - kept:
             del self._marks[source]
+            self._held.pop(source, None)
 
 
 def aligned(inputs: Iterable[tuple[datetime | None, bool]]) -> tuple[bool, datetime | None]:

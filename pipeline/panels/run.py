@@ -27,5 +27,8 @@ def whole_range(store: Store) -> TimeRange:
     """From the first event to now (or the last event, if later): everything in the store."""
     _, ((first, last, now),) = store.query("SELECT min(ts), max(ts), now64(3, 'UTC') FROM cx.v_touchpoints")
     start = first if first is not None and first.year > 1970 else now - timedelta(days=1)
+    # From the start of the first event's hour: the hour rollups' first bucket begins there, and a
+    # range starting later would leave it out (the summary once missed the first hour's breaches).
+    start = start.replace(minute=0, second=0, microsecond=0)
     end = max(now, last) if last is not None else now
     return TimeRange.around(start, end + timedelta(minutes=1))

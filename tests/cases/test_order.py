@@ -79,7 +79,7 @@ class Stream:
             start = self.read[source]
             taken += [(f"in:{source}", e) for e in self.inputs[source][start : start + count]]
             self.read[source] = min(len(self.inputs[source]), start + count)
-        self.marks.observe((source, e.ts) for source, e in taken)
+        self.marks.observe((source, e.ts, e) for source, e in taken)
         report = self.marks.report(
             [f"in:{i}" for i in range(len(self.inputs))], lambda s: self.read[int(s[3:])] == len(self.inputs[int(s[3:])])
         )
@@ -229,8 +229,8 @@ def test_one_event_stamped_hours_ahead_does_not_breach_the_other_cases():
     assert first_responses == []
     # Through landing: the odd time is reported, and only once.
     marks = InputMarks(wall=lambda: WALL)
-    odd_ones = marks.observe(("in:0", e.ts) for e in events)
-    assert [(events[i].case_id, reason) for i, reason, _ in odd_ones] == [("ODD", "far_ahead_of_partition")]
+    odd_ones = marks.observe(("in:0", e.ts, e) for e in events)
+    assert [(e.case_id, reason) for e, reason, _ in odd_ones] == [("ODD", "far_ahead_of_partition")]
     assert marks.report(["in:0"], lambda s: True) == [InputMark("in:0", max(e.ts for e in events if e.case_id != "ODD"), True)]
 
 

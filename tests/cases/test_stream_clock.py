@@ -159,22 +159,30 @@ def test_an_input_partition_with_events_left_and_no_mark_holds_the_clock():
 def test_one_event_stamped_far_ahead_does_not_move_the_mark_two_do():
     mark = Watermark(lateness=timedelta(0), jump=timedelta(hours=1))
     day = NOW - timedelta(days=2)
-    assert not mark.jumps(day)
-    assert mark.jumps(day + timedelta(hours=8)), "a local time labelled UTC"
+    assert mark.note(day) == "in_order"
+    assert mark.note(day + timedelta(hours=8)) == "held", "a local time labelled UTC"
     assert mark.mark() == day
-    assert not mark.jumps(day + timedelta(minutes=5)) and mark.mark() == day + timedelta(minutes=5)
-    assert mark.jumps(day + timedelta(hours=3)), "a real gap: confirmed by the next event"
+    assert mark.note(day + timedelta(minutes=5)) == "refuted" and mark.mark() == day + timedelta(minutes=5)
+    assert mark.note(day + timedelta(hours=3)) == "held"
+    assert mark.note(day + timedelta(hours=3, minutes=1)) == "confirmed", "a real gap: confirmed by the next event"
     assert mark.mark() == day + timedelta(hours=3)
 
 
-def test_landing_marks_skip_stamps_from_the_future_and_report_far_jumps():
+def test_landing_marks_skip_stamps_from_the_future_and_report_far_jumps_not_gaps():
     marks = InputMarks(ahead=timedelta(minutes=5), jump=timedelta(hours=1), wall=lambda: NOW)
     base = NOW - timedelta(days=1)
-    odd = marks.observe([("in:0", base), ("in:0", NOW + timedelta(hours=8)), ("in:0", base + timedelta(hours=8)),
-                         ("in:1", base + timedelta(seconds=5))])  # fmt: skip
-    assert odd == [(1, AHEAD_OF_WALL_CLOCK, NOW), (2, FAR_AHEAD, base)]
+    events = [
+        ("in:0", base, "a"),
+        ("in:0", NOW + timedelta(hours=8), "future"),
+        ("in:0", base + timedelta(hours=8), "odd"),  # far ahead: held until the next event says
+        ("in:1", base + timedelta(seconds=5), "b"),
+        ("in:1", base + timedelta(hours=9), "night"),  # a gap in traffic ...
+    ]
+    assert marks.observe(events) == [("future", AHEAD_OF_WALL_CLOCK, NOW)]
+    later = [("in:0", base + timedelta(seconds=30), "c"), ("in:1", base + timedelta(hours=9, seconds=5), "morning")]
+    assert marks.observe(later) == [("odd", FAR_AHEAD, base)], "... confirmed by the next event; the odd one refuted"
     assert marks.report(["in:1", "in:0", "in:2"], idle=lambda s: s == "in:1") == [
-        InputMark("in:0", base, False),
-        InputMark("in:1", base + timedelta(seconds=5), True),
+        InputMark("in:0", base + timedelta(seconds=30), False),
+        InputMark("in:1", base + timedelta(hours=9), True),
         InputMark("in:2", None, False),
     ]
