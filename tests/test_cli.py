@@ -117,3 +117,33 @@ def test_demo_twice_counts_each_run_once(tmp_path):
     # The same events again: one row per event id after dedup, two copies before the merge.
     final = _cx("sql", "SELECT count() FROM cx.touchpoints FINAL", data_dir=tmp_path)
     assert final.stdout.strip().splitlines()[-1] == str(expected)
+
+
+def _one_line_error(result, *words: str) -> None:
+    """Exit 2 and one clear line on stderr, naming what to fix: no traceback."""
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert "Traceback" not in result.stderr and len(lines) <= 2, result.stderr[-2000:]
+    assert all(w in result.stderr for w in words), result.stderr
+
+
+def test_worker_without_a_broker_says_so_in_one_line(tmp_path):
+    env = {**os.environ, "CX_DATA_DIR": str(tmp_path), "CX_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    result = subprocess.run([CX, "worker"], env=env, capture_output=True, text=True, timeout=60)
+    _one_line_error(result, "no Kafka broker answered at 127.0.0.1:1", "CX_KAFKA_BOOTSTRAP")
+
+
+@pytest.mark.parametrize("command", [["worker"], ["demo", "--events", "10"], ["sla", "check"]])
+def test_a_policy_with_a_typo_is_refused_before_anything_starts(tmp_path, command):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("first_response:\n  chat: {within: abc}\n", encoding="utf-8")
+    env = {**os.environ, "CX_DATA_DIR": str(tmp_path / "cx"), "CX_SLA_POLICY": str(policy), "CX_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    result = subprocess.run([CX, *command], env=env, capture_output=True, text=True, timeout=60)
+    _one_line_error(result, str(policy), "first_response.chat.within", "30s, 5m")
+
+
+def test_sla_check_prints_the_limits(tmp_path):
+    result = _cx("sla", "check", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "first_response" in result.stdout and "chat" in result.stdout and "1m" in result.stdout
+    assert "lateness 30s" in result.stdout

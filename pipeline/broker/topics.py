@@ -6,6 +6,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from pipeline.broker.client import client_config
+from pipeline.broker.exceptions import BrokerUnavailable
 from pipeline.config import Settings
 
 TOUCHPOINTS = "cx.touchpoints"
@@ -19,13 +20,20 @@ INPUT_TOPICS = (TOUCHPOINTS, REVIEWS)
 OUTPUT_TOPICS = (SCORED, BREACHES, DLQ)
 INTERNAL_TOPICS = (CASE_EVENTS,)
 ADMIN_TIMEOUT = 30.0  # seconds for the broker to list and create topics
+CONNECT_TIMEOUT = 10.0  # seconds for a broker to answer at all
 
 
 def ensure_topics(settings: Settings) -> list[str]:
     """Create every contract topic that does not exist yet; return the full names."""
     names = [settings.topic(t) for t in INPUT_TOPICS + OUTPUT_TOPICS + INTERNAL_TOPICS]
     admin = AdminClient(client_config(settings.kafka_bootstrap, **{"client.id": "cx-admin"}))
-    existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT).topics)
+    try:
+        existing = set(admin.list_topics(timeout=CONNECT_TIMEOUT).topics)
+    except KafkaException as exc:
+        raise BrokerUnavailable(
+            f"no Kafka broker answered at {settings.kafka_bootstrap} within {CONNECT_TIMEOUT:.0f}s "
+            "(start one with `cx broker`, or set CX_KAFKA_BOOTSTRAP)"
+        ) from exc
     missing = [
         NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication)
         for name in names

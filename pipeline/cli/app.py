@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.cli import alerts, dashboards, text
+from pipeline.cli import alerts, dashboards, sla, text
 from pipeline.config import Settings
 
 app = typer.Typer(
@@ -80,7 +80,10 @@ def broker(
 def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the stream worker (Faust agents) against CX_KAFKA_BOOTSTRAP, writing to the configured ClickHouse."""
     from pipeline.alerts import AlertsConfigError
+    from pipeline.broker import ensure_topics
+    from pipeline.broker.exceptions import BrokerUnavailable
     from pipeline.delivery.runner import open_notices
+    from pipeline.sla import PolicyError, load_policy
     from pipeline.store import StoreError, open_store
     from streams.runner import run_worker
 
@@ -88,9 +91,11 @@ def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     logging.getLogger("cx").setLevel(logging.INFO)
     settings = Settings.from_env()
     try:
+        load_policy(settings.sla_policy)  # a mistake in it is said now, not by a child process later
+        ensure_topics(settings)
         store = open_store(settings)
         notices = open_notices(settings, store)
-    except (StoreError, AlertsConfigError) as exc:
+    except (StoreError, AlertsConfigError, PolicyError, BrokerUnavailable) as exc:
         _fail(str(exc))
     console.print(f"worker [bold]{settings.app_id}[/]: {settings.kafka_bootstrap} -> {store.description}")
     page = _serve_page(settings, store)
@@ -278,6 +283,7 @@ def demo(
     from pipeline.page.render import write_page
     from pipeline.produce import json_lines
     from pipeline.report import gather, print_summary, write_report
+    from pipeline.sla import PolicyError, load_policy
     from pipeline.store import StoreError, empty_data_tables, open_store
     from pipeline.store.tables import DATA_TABLES
     from streams.demo import feed_and_wait
@@ -297,11 +303,12 @@ def demo(
         lines = workload.lines
         source = f"{workload.touchpoints + workload.reviews} generated events + {bad} malformed"
     try:
+        load_policy(base.sla_policy)  # a mistake in it is said now, not by a child process later
         store = open_store(base)
         if not keep and not base.clickhouse_url:
             empty_data_tables(store)
         notices = open_notices(base, store)
-    except (StoreError, AlertsConfigError) as exc:
+    except (StoreError, AlertsConfigError, PolicyError) as exc:
         _fail(str(exc))
     page = _serve_page(base, store)
     with LocalBroker(log=base.data_dir / "broker.log") as local:
@@ -362,6 +369,7 @@ def report(
 app.add_typer(text.app, name="text")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(sla.app, name="sla")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import ValidationError, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from pipeline.events.models import Channel, Priority
 from pipeline.sla.business_hours import BusinessHours
@@ -120,13 +120,33 @@ class SlaPolicy(_Strict):
         return end - start, self.business_hours.between(start, end)
 
 
+class PolicyError(ValueError):
+    """The SLA policy file is wrong: fix it (the message names the file and field); do not retry."""
+
+
 def load_policy(path: str | os.PathLike[str] | None = None) -> SlaPolicy:
-    """Load the policy from `path` (CX_SLA_POLICY, via Settings), else the packaged default."""
-    if path:
-        text = Path(path).read_text(encoding="utf-8")
-    else:
-        text = resources.files("pipeline.sla").joinpath("default_policy.yaml").read_text("utf-8")
-    data = yaml.safe_load(text) or {}
+    """Load the policy from `path` (CX_SLA_POLICY, via Settings), else the packaged default.
+    A file that cannot be read or is not a valid policy raises PolicyError naming the file and field."""
+    where = str(path) if path else "the packaged default policy"
+    try:
+        if path:
+            text = Path(path).read_text(encoding="utf-8")
+        else:
+            text = resources.files("pipeline.sla").joinpath("default_policy.yaml").read_text("utf-8")
+    except OSError as exc:
+        raise PolicyError(f"cannot read the SLA policy {where}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"SLA policy {where} is not YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"SLA policy must be a YAML mapping, got {type(data).__name__}")
-    return SlaPolicy.model_validate(data)
+        raise PolicyError(f"SLA policy {where} must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return SlaPolicy.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        raise PolicyError(
+            f"SLA policy {where}, field `{field}`: {message} (durations as 30s, 5m, 4h, 3d or seconds)"
+        ) from None
