@@ -23,75 +23,121 @@ class Targets(BaseSettings):
 
     model_config = SettingsConfigDict(**{**_ENV, "env_prefix": "CX_TARGET_"})
 
-    satisfaction: float = Field(default=0.98, gt=0, le=1)
-    follow_up: float = Field(default=1.0, gt=0, le=1)
-    sla: float = Field(default=0.95, gt=0, le=1)
-    negative_rise: float = Field(default=0.10, gt=0, le=1)  # negative share, this hour vs the same hour last week
-    complaint_growth: float = Field(default=2.0, gt=1)  # an aspect's complaints, this week / last week
-    source_lateness_minutes: float = Field(default=5.0, gt=0)  # a source's p99 arrival delay worth an alert
+    satisfaction: float = Field(default=0.98, gt=0, le=1, description="satisfaction share drawn as a target line")
+    follow_up: float = Field(default=1.0, gt=0, le=1, description="follow-up rate drawn as a target line")
+    sla: float = Field(default=0.95, gt=0, le=1, description="SLA attainment target line; below it for 10 minutes fires `cx-sla-attainment`")
+    negative_rise: float = Field(
+        default=0.10, gt=0, le=1, description="`cx-negative-spike`: negative review share this hour minus the same hour last week"
+    )
+    complaint_growth: float = Field(
+        default=2.0, gt=1, description="`cx-aspect-complaints`: an aspect's complaints this week / last week"
+    )
+    source_lateness_minutes: float = Field(
+        default=5.0, gt=0, description="`cx-source-lagging`: a source's p99 arrival delay (arrival - event time), in minutes"
+    )
 
 
 class Settings(BaseSettings):
-    """Everything a process of the pipeline needs to know about its surroundings: the one reader of CX_*."""
+    """Everything a process of the pipeline needs to know about its surroundings: the one reader of CX_*.
+
+    Each field's description is its documentation: `docs/configuration.md` is generated from it
+    (`python -m pipeline.config`)."""
 
     model_config = _ENV
 
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
-    partitions: int = Field(default=4, ge=1)
-    replication: int = Field(default=1, ge=1)
-    app_id: str = "cx-worker"
-    data_dir: Path = Path(".cx")
-    # Carries the writer's password: a secret, described by host and database only.
-    clickhouse_url: SecretStr | None = None
-    # A ClickHouse cluster (remote_servers name): tables are replicated + distributed (cx migrate --cluster).
-    clickhouse_cluster: str | None = None
-    batch_size: int = Field(default=500, ge=1)
-    # A batch's cap: a take goes once `batch_size` are there, with whatever else already waits up to
-    # this many, and while a partition is behind, takes join up to it (fewer inserts: ClickHouse's
-    # cost is per insert). See streams.agents and pipeline.landing.
-    catch_up_batch_size: int = Field(default=2000, ge=1)
-    # Processes that land batches (parse, validate, text analysis, rows) beside the worker process:
-    # None, one per core but one; 0, in a thread of the worker process.
-    landing_processes: int | None = Field(default=None, ge=0)
-    flush_seconds: float = Field(default=1.0, gt=0)
-    # Kafka's compression.type for what the worker produces (case feed, scores, breaches, dead
-    # letters, the case table's changelog: ~2 KB of case-state JSON per changed case, ~10x smaller).
-    output_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "zstd"
-    # Low enough that a local broker does not make every start wait half a minute for the group join.
-    kafka_session_timeout: float = Field(default=10.0, gt=0)
-    # Deadlines: the event-time watermark on replay, the wall clock live (see pipeline.cases.book).
-    clock: Literal["auto", "event", "wall"] = "auto"
-    tick_seconds: float = Field(default=1.0, gt=0)
-    # Case state: events this far behind the clock settle (folded into the case's totals; an event
-    # later than that no longer changes the case), and closed cases leave after this long quiet.
-    # Durations as the SLA policy writes them: 600, 10m, 7d.
-    case_settle_after: Duration = Field(default=timedelta(minutes=10), gt=timedelta(0))
-    case_evict_after: Duration = Field(default=timedelta(days=7), gt=timedelta(0))
-    # Odd event times: an event stamped more than this past the wall clock never moves the watermark
-    # (it still updates its own case), and one this far past its input partition's mark is reported;
-    # both land in cx.late_events with the reason.
-    max_clock_ahead: Duration = Field(default=timedelta(minutes=5), ge=timedelta(0))
-    odd_time_jump: Duration = Field(default=timedelta(hours=1), gt=timedelta(0))
-    # The case states and their updates in a process of their own (a core the stream does not
-    # use); false: in a thread of the worker process.
-    case_process: bool = True
-    # SLA limits, business hours and holidays (None: the packaged default policy).
-    sla_policy: Path | None = None
-    # Breach notices: the subscribers file (no file: no notices), where notices link to, the mail password.
-    alerts_config: Path | None = None
-    grafana_url: str | None = None
-    smtp_password: SecretStr | None = None
-    # Raw text (messages, reviews, rejected payloads) is emptied this many days after its event time.
-    text_retention_days: int = Field(default=180, ge=1)
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
+    topic_prefix: str = Field(default="", description="prefix before every topic name, to share one cluster between environments")
+    partitions: int = Field(default=4, ge=1, description="partitions of the topics the worker creates (always explicitly)")
+    replication: int = Field(default=1, ge=1, description="replication factor of the topics the worker creates")
+    app_id: str = Field(default="cx-worker", description="Faust app id = consumer group (the notifier's is `<app_id>-notify`)")
+    data_dir: Path = Field(default=Path(".cx"), description="embedded ClickHouse data, the local broker's log, the report")
+    clickhouse_url: SecretStr | None = Field(
+        default=None,
+        description="e.g. `clickhouse://user:pass@host:9000/cx`: a ClickHouse server instead of embedded chdb "
+        "(a secret: never printed; the worker describes the server by host and database)",
+    )
+    clickhouse_cluster: str | None = Field(
+        default=None,
+        description="the server's cluster (`remote_servers` name): tables replicated per shard + `Distributed` (see `cx migrate --cluster`)",
+    )
+    batch_size: int = Field(default=500, ge=1, description="a landing batch goes once this many messages are there (or the flush window passed)")
+    catch_up_batch_size: int = Field(
+        default=2000,
+        ge=1,
+        description="a batch's cap: a take brings along what already waits up to this many, and while a backlog waits, "
+        "takes join up to it (fewer inserts: ClickHouse's cost is per insert; no message waits longer)",
+    )
+    landing_processes: int | None = Field(
+        default=None,
+        ge=0,
+        description="processes that land batches (parse, validate, text analysis, rows) beside the worker; "
+        "unset: one per core but one; `0`: in a thread of the worker process",
+    )
+    flush_seconds: float = Field(default=1.0, gt=0, description="a batch is written when it is full or this old, whichever first")
+    output_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        default="zstd",
+        description="Kafka `compression.type` of what the worker produces (case feed, scores, breaches, dead letters, "
+        "the case table's changelog); every Kafka client since 2.1 reads zstd",
+    )
+    kafka_session_timeout: float = Field(default=10.0, gt=0, description="consumer session timeout in seconds; a group join waits up to half of it")
+    clock: Literal["auto", "event", "wall"] = Field(
+        default="auto",
+        description="what judges deadlines: `event` (the watermark aligned across input partitions), `wall` (the wall "
+        "clock less the policy's lateness), or `auto` (the watermark while replaying, the wall clock once live or idle); "
+        "see docs/sla.md",
+    )
+    tick_seconds: float = Field(default=1.0, gt=0, description="how often the deadline timer looks for passed deadlines")
+    case_settle_after: Duration = Field(
+        default=timedelta(minutes=10),
+        gt=timedelta(0),
+        description="events this far behind their case's clock settle into its running totals; a later event no longer "
+        "changes the case (it lands in `cx.touchpoints` and `cx.late_events`)",
+    )
+    case_evict_after: Duration = Field(
+        default=timedelta(days=7),
+        gt=timedelta(0),
+        description="a closed case with nothing running leaves the case table this long after its last event (its rows stay)",
+    )
+    max_clock_ahead: Duration = Field(
+        default=timedelta(minutes=5),
+        ge=timedelta(0),
+        description="an event stamped further past the wall clock never moves the case clock (it still updates its case; "
+        "listed in `cx.late_events`)",
+    )
+    odd_time_jump: Duration = Field(
+        default=timedelta(hours=1),
+        gt=timedelta(0),
+        description="an event this far past its input partition's mark moves it only once a second one confirms the jump; "
+        "one the next event refutes is listed in `cx.late_events`",
+    )
+    case_process: bool = Field(
+        default=True, description="case states in a process of their own beside the worker; `false`: in a thread of the worker"
+    )
+    sla_policy: Path | None = Field(
+        default=None, description="SLA policy file (limits, business hours, holidays, lateness); unset: the packaged default"
+    )
+    alerts_config: Path | None = Field(default=None, description="the breach-notice subscribers file; unset: no notices")
+    grafana_url: str | None = Field(default=None, description="Grafana base URL: notices link to the case on the latency dashboard")
+    smtp_password: SecretStr | None = Field(default=None, description="password for e-mail subscribers' SMTP login (a secret)")
+    text_retention_days: int = Field(
+        default=180, ge=1, description="raw text (messages, reviews, tokens, DLQ payloads) is emptied this many days after its event"
+    )
     targets: Targets = Field(default_factory=Targets)
-    # The live report page served by `cx worker` / `cx demo` (None, "off" in the environment: off; 0: any free port).
-    report_port: int | None = Field(default=8787, ge=0, le=65535)
-    # Grafana for `cx dashboards push` (the token is a secret: environment only).
-    grafana_token: SecretStr | None = None
-    grafana_clickhouse_password: SecretStr | None = None  # the datasource's, sent by the push
-    # Labelled review CSVs for `cx text eval` / `make eval` (not needed to run the pipeline).
-    reviews_dir: Path = Path("../shared/data/reviews")
+    report_port: int | None = Field(
+        default=8787,
+        ge=0,
+        le=65535,
+        description="port of the live report page served by `cx worker` / `cx demo` on 127.0.0.1 (`0`: any free port; "
+        "`off`: none); a taken port falls back to a free one",
+    )
+    grafana_token: SecretStr | None = Field(default=None, description="`cx dashboards push`: a Grafana service-account token (a secret)")
+    grafana_clickhouse_password: SecretStr | None = Field(
+        default=None, description="`cx dashboards push`: the Grafana datasource's ClickHouse password (a secret)"
+    )
+    reviews_dir: Path = Field(
+        default=Path("../shared/data/reviews"),
+        description="labelled review CSVs for `cx text eval` / `train` / `loso` and `make eval` (not needed to run the pipeline)",
+    )
 
     @field_validator("report_port", mode="before")
     @classmethod
@@ -117,3 +163,45 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """Full topic name: the contract name behind an optional prefix (one broker, several envs)."""
         return f"{self.topic_prefix}{name}"
+
+
+def _default(field) -> str:
+    value = field.get_default(call_default_factory=False)
+    if value is None:
+        return "(unset)"
+    if isinstance(value, timedelta):
+        from pipeline.sla.policy import human
+
+        return f"`{human(value)}`"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`" if str(value) != "" else "(empty)"
+
+
+def configuration_doc() -> str:
+    """docs/configuration.md: every CX_* variable with its default and meaning, from the models above."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting is an environment variable `CX_<NAME>` (an empty value counts as unset). Durations are",
+        "written as the SLA policy writes them: `600`, `10m`, `7d`. Secrets come only from the environment and",
+        "are never printed. This page is generated from `pipeline/config.py` (`python -m pipeline.config`);",
+        "a test fails when it is stale.",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    for prefix, model in (("CX_", Settings), ("CX_TARGET_", Targets)):
+        for name, field in model.model_fields.items():
+            if name == "targets":
+                continue
+            lines.append(f"| `{prefix}{name.upper()}` | {_default(field)} | {field.description} |")
+    lines += ["", "The SLA policy file (`CX_SLA_POLICY`) is checked with `cx sla check FILE`; the subscribers file",
+              "(`CX_ALERTS_CONFIG`) with `cx alerts check FILE`."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    out = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+    out.write_text(configuration_doc(), encoding="utf-8")
+    print(f"wrote {out}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.config import Settings
+from pipeline.config import Settings, Targets
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -70,15 +70,15 @@ def test_deployed_sla_policy_is_the_packaged_default():
 
 
 def test_every_setting_is_documented_and_deployed():
-    """Every CX_* variable the code reads is in the README and set (or referenced) in the deploy files."""
-    readme = (DEPLOY.parent / "README.md").read_text()
+    """Every CX_* variable the code reads is in the configuration doc and set (or referenced) in the deploy files."""
+    readme = (DEPLOY.parent / "docs" / "configuration.md").read_text()
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     k8s = (DEPLOY / "k8s" / "config.yaml").read_text() + (DEPLOY / "k8s" / "worker.yaml").read_text()
     read_by_code = set(Settings.variables())
     source = "\n".join(p.read_text() for root in ("pipeline", "streams", "dashboards") for p in (DEPLOY.parent / root).rglob("*.py"))
     mentioned = set(re.findall(r"\bCX_[A-Z][A-Z_]*[A-Z]\b", source)) - {"CX_TARGET"}
     assert mentioned <= read_by_code, f"read outside the settings model: {mentioned - read_by_code}"
-    assert not [v for v in read_by_code if f"`{v}`" not in readme], "undocumented in the README"
+    assert not [v for v in read_by_code if f"`{v}`" not in readme], "undocumented in docs/configuration.md"
     assert not [v for v in read_by_code if v not in compose["x-cx-env"] and v not in ("CX_REVIEWS_DIR", "CX_GRAFANA_TOKEN", "CX_GRAFANA_CLICKHOUSE_PASSWORD")]
     assert not [v for v in read_by_code if v not in k8s]
 
@@ -100,3 +100,11 @@ def test_grafana_datasource_and_clickhouse_users_parse():
     assert source["jsonData"]["defaultDatabase"] == "cx"
     users = ET.parse(DEPLOY / "clickhouse/users.d/grafana_reader.xml").getroot()
     assert users.find("users/grafana_reader/profile").text == "readonly"
+
+
+def test_the_configuration_doc_is_what_the_settings_model_says():
+    from pipeline.config import configuration_doc
+
+    committed = (DEPLOY.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert committed == configuration_doc(), "docs/configuration.md is stale: run `python -m pipeline.config`"
+    assert all(f.description for f in Settings.model_fields.values() if f.annotation is not Targets)
