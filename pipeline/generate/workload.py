@@ -1,4 +1,5 @@
-"""Generate cases across all channels, with waits drawn per channel (slow tail), and reviews.
+"""Generate cases across all channels, with waits drawn per channel (slow tail), and reviews, with a
+contact centre's daily and weekly rhythm and an incident or two.
 
 Deterministic: the same seed, size and start give the same lines, byte for byte.
 """
@@ -26,6 +27,16 @@ CHANNELS = {
     "store": (0.08, (70, 0.06, 6)),
     "field": (0.05, (3 * 3600, 0.10, 4)),
 }
+# Case arrivals by local hour (Asia/Shanghai), against the busiest hour: busy mornings, a lunch dip,
+# evening app and social traffic, quiet nights; weekends are lighter.
+HOURLY = (0.05, 0.03, 0.02, 0.02, 0.03, 0.06, 0.15, 0.35, 0.70, 1.00, 0.95, 0.85,
+          0.60, 0.75, 0.85, 0.80, 0.75, 0.65, 0.55, 0.60, 0.65, 0.55, 0.35, 0.15)  # fmt: skip
+WEEKEND = 0.55
+MEAN_RHYTHM = sum(HOURLY) / 24 * (5 + 2 * WEEKEND) / 7
+EVENTS_PER_CASE = 12.5  # touchpoints and reviews a case brings, on average
+INCIDENT = timedelta(hours=3)  # an incident: more contacts, and reviews complaining about one aspect
+# Channel weights after office hours and on weekends: people write from the app and social media.
+OFF_HOURS = {"chat": 1.0, "phone": 0.5, "app": 2.0, "email": 0.5, "social": 2.0, "store": 0.6, "field": 0.3}
 DEPARTMENTS = ["客服中心", "售后服务部", "技术支持", "门店", "投诉处理组", "上门维修"]
 PRIORITIES = (["normal"] * 7) + (["high"] * 2) + ["low"]
 
@@ -48,9 +59,22 @@ def _wait(rng: random.Random, channel: str, scale: float = 1.0) -> float:
     return max(1.0, wait)
 
 
-def _review_text(rng: random.Random, positive: bool) -> str:
+def _rhythm(at: datetime) -> float:
+    """How busy the contact centre is at `at`, against its busiest hour."""
+    local = at.astimezone(CST)
+    return HOURLY[local.hour] * (WEEKEND if local.weekday() >= 5 else 1.0)
+
+
+def _office_hours(at: datetime) -> bool:
+    local = at.astimezone(CST)
+    return local.weekday() < 5 and 9 <= local.hour < 18
+
+
+def _review_text(rng: random.Random, positive: bool, about: str | None = None) -> str:
     bank = phrases.PRAISE if positive else phrases.COMPLAINT
     aspects = rng.sample(sorted(bank), k=rng.choice([1, 2, 2, 3]))
+    if about is not None and about not in aspects:
+        aspects[0] = about
     parts = [rng.choice(bank[a]) for a in aspects]
     if rng.random() < 0.2:  # mixed feelings: one clause of the other polarity
         other = phrases.COMPLAINT if positive else phrases.PRAISE
@@ -62,8 +86,10 @@ def _review_text(rng: random.Random, positive: bool) -> str:
     return text + closer
 
 
-def _case(rng: random.Random, n: int, at: datetime) -> tuple[list[dict], dict | None]:
-    channel = rng.choices(list(CHANNELS), weights=[c[0] for c in CHANNELS.values()])[0]
+def _case(rng: random.Random, n: int, at: datetime, incident: str | None = None) -> tuple[list[dict], dict | None]:
+    office = _office_hours(at)
+    weights = [c[0] * (1.0 if office else OFF_HOURS[name]) for name, c in CHANNELS.items()]
+    channel = rng.choices(list(CHANNELS), weights=weights)[0]
     case_id = f"C{n:07d}"
     customer = f"U{rng.randint(1, max(50, n // 2)):06d}"
     department = rng.choice(DEPARTMENTS)
@@ -132,7 +158,7 @@ def _case(rng: random.Random, n: int, at: datetime) -> tuple[list[dict], dict | 
     review = None
     if rng.random() < 0.5:
         slow = any(e["kind"] == "transfer" for e in events[2:]) or (promised is not None and t > promised)
-        positive = rng.random() < (0.45 if slow else 0.85)
+        positive = rng.random() < (0.45 if slow else 0.85) * (0.5 if incident else 1.0)
         rating = rng.choice([4, 5, 5]) if positive else rng.choice([1, 2, 3])
         review = {
             "review_id": f"R{n:07d}",
@@ -140,7 +166,7 @@ def _case(rng: random.Random, n: int, at: datetime) -> tuple[list[dict], dict | 
             "case_id": case_id,
             "channel": channel,
             "rating": rating,
-            "text": _review_text(rng, positive),
+            "text": _review_text(rng, positive, None if positive else incident),
             "ts": (t + timedelta(hours=rng.uniform(1, 48))).isoformat(timespec="milliseconds"),
             "source": rng.choice(["app_store", "survey", "weibo", "dianping"]),
         }
@@ -171,22 +197,39 @@ def generate(
     timed: list[tuple[str, int, dict]] = []
     n = 0
     at = start
-    # Cases arrive as a Poisson stream: about 12 touchpoints each, spread over the day.
+    # Cases arrive as a Poisson stream shaped by the hour and the weekday (thinning a stream at the
+    # busiest hour's rate); with `until`, spread over the window (its last tenth left for the latest
+    # cases to unfold), else at one case per 20 s on average. About 12 touchpoints each.
+    if until is not None:
+        window = max(timedelta(hours=1), until - start) * 0.9
+        peak_gap = window.total_seconds() * MEAN_RHYTHM / max(1.0, events / EVENTS_PER_CASE)
+        span = window
+    else:
+        peak_gap = 20 * MEAN_RHYTHM
+        span = timedelta(seconds=20 * events / EVENTS_PER_CASE)
+    # An incident or two: three hours of more contacts and reviews complaining about one aspect.
+    incidents = [
+        (start + span * rng.uniform(0.2, 0.9), rng.choice(sorted(phrases.COMPLAINT)))
+        for _ in range(1 if span < timedelta(days=2) else 2)
+    ]
     while len(timed) < events:
+        at += timedelta(seconds=rng.expovariate(1 / peak_gap))
+        incident = next((aspect for begin, aspect in incidents if begin <= at < begin + INCIDENT), None)
+        if rng.random() > min(1.0, _rhythm(at) * (1.6 if incident else 1.0)):
+            continue
         n += 1
-        at += timedelta(seconds=rng.expovariate(1 / 20))
-        case_events, review = _case(rng, n, at)
+        case_events, review = _case(rng, n, at, incident)
         timed.extend((e["ts"], len(timed) + i, e) for i, e in enumerate(case_events))
         if review is not None:
             timed.append((review["ts"], len(timed), review))
-        if rng.random() < 0.3:  # app-store style reviews that belong to no case
-            positive = rng.random() < 0.75
+        if rng.random() < (0.6 if incident else 0.3):  # app-store style reviews that belong to no case
+            positive = rng.random() < (0.3 if incident else 0.75)
             standalone = {
                 "review_id": f"RS{n:07d}",
                 "customer_id": f"U{rng.randint(1, 999999):06d}",
                 "channel": rng.choice(["app", "social", "store"]),
                 "rating": rng.choice([4, 5]) if positive else rng.choice([1, 2]),
-                "text": _review_text(rng, positive),
+                "text": _review_text(rng, positive, None if positive else incident),
                 "ts": (at + timedelta(minutes=rng.uniform(0, 60))).isoformat(timespec="milliseconds"),
                 "source": rng.choice(["app_store", "weibo", "dianping"]),
             }
