@@ -25,7 +25,7 @@ section { padding: 8px 24px 16px; } h2 { font-size: 17px; margin: 14px 0 2px; } 
 .panel h3 { font-size: 13px; margin: 0 0 2px; } .panel .about { font-size: 11px; }
 .stat { font-size: 38px; font-weight: 600; padding: 12px 0; } .good { color: #1a7f37; } .bad { color: #cf222e; }
 table { border-collapse: collapse; font-size: 11px; width: 100%%; } th, td { border-bottom: 1px solid #eaeef2; padding: 3px 6px; text-align: left; white-space: nowrap; }
-td.text { white-space: normal; min-width: 260px; } th { background: #f6f8fa; } .empty { color: #8c959f; font-size: 12px; padding: 18px 0; }
+td.text { white-space: normal; min-width: 260px; overflow-wrap: anywhere; } th { background: #f6f8fa; } .empty { color: #8c959f; font-size: 12px; padding: 18px 0; }
 svg { width: 100%%; height: auto; } svg text { font-family: '%(family)s', sans-serif !important; }
 """
 
@@ -56,7 +56,8 @@ def _table(columns: list[str], rows: list[tuple], panel: Panel) -> str:
     for row in rows:
         cells = []
         for column, value in zip(columns, row):
-            cls = ' class="text"' if column in ("text", "detail") else ""
+            long = isinstance(value, str) and len(value) > 40  # reasons, payloads: wrapped, never cut off
+            cls = ' class="text"' if column in ("text", "detail") or long else ""
             style = _heat(value) if panel.viz == "heatmap" else ""
             unit = panel.unit if panel.viz == "heatmap" else "short"
             cells.append(f"<td{cls}{style}>{html.escape(_format(value, unit))}</td>")
