@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/cx demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

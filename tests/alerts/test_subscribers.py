@@ -3,6 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
+import pipeline.cli.alerts as alerts_cli
 from pipeline.alerts import AlertsConfigError, load_subscribers, parse_subscribers
 from pipeline.cli.app import app
 
@@ -99,6 +100,8 @@ def test_cx_alerts_check_shows_each_subscriber(tmp_path, monkeypatch):
     path.write_text(GOOD, encoding="utf-8")
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
+    # The command's console took its width when it was imported, maybe in a process without COLUMNS.
+    monkeypatch.setattr(alerts_cli.console, "width", 250)
     result = CliRunner().invoke(app, ["alerts", "check", str(path)], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     for name in ("ops-webhook", "duty-manager", "complaints", "leads-group", "mail-leads", "after 15 min -> duty-manager", "100/min, 5/s"):

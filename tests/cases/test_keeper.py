@@ -62,9 +62,13 @@ def test_keeper_writes_what_the_book_decides():
         assert done.rows.get(CASES, []) == list(outcome.cases.values())
         assert done.breaches == [(a.case_id.encode(), a.model_dump_json().encode()) for a in outcome.alerts]
         assert done.alert_keys == [(a.alert_id, a.status) for a in outcome.alerts]
-        assert done.changes == [(c.encode(), CaseRecord(partition=p, state=s).dump()) for c, (p, s) in outcome.states.items()]
+        assert done.changes == [(c.encode(), CaseRecord(partition=p, state=s).dump()) for c, (p, s) in outcome.states.items()] + [
+            (c.encode(), None) for c in outcome.evicted
+        ]
         for case_id, (_, state) in outcome.states.items():
             states[case_id] = state
+        for case_id in outcome.evicted:
+            states.pop(case_id, None)
         book.commit(outcome)
         alerts += len(outcome.alerts)
     assert alerts > 0  # the generated mix breaches: the comparison covered alerts
