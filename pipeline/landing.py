@@ -214,10 +214,14 @@ def input_source(row: dict[str, Any]) -> str:
 
 
 def note_input_times(landing: Landing, marks: InputMarks) -> None:
-    """Note a landed batch's touchpoint times in `marks`, in order; odd times (`InputMarks`) are
-    added to the batch as `cx.late_events` rows."""
+    """Note a landed batch's touchpoint times in `marks`, in order: each row gets `behind_ms` (how far
+    it arrived behind its input partition's newest event), odd times (`InputMarks`) are added to the
+    batch as `cx.late_events` rows."""
     rows = landing.rows.get(TOUCHPOINTS, [])
-    for row, reason, against in marks.observe((input_source(r), r["ts"], r) for r in rows):
+    seen = marks.observe((input_source(r), r["ts"], r) for r in rows)
+    for row, behind in zip(rows, seen.behind):
+        row["behind_ms"] = ms(behind)
+    for row, reason, against in seen.odd:
         landing.add(LATE_EVENTS, odd_time_row(row, reason, against))
 
 

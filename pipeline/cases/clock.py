@@ -5,7 +5,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NamedTuple, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -80,6 +81,17 @@ class InputMark(NamedTuple):
 
 T = TypeVar("T")
 AHEAD_OF_WALL_CLOCK = "ahead_of_wall_clock"
+
+
+@dataclass
+class Observed(Generic[T]):
+    """What `InputMarks.observe` saw: per event, how far it arrived behind its partition's mark; and
+    the odd ones (event, reason, the time judged against)."""
+
+    behind: list[timedelta] = field(default_factory=list)
+    odd: list[tuple[T, str, datetime]] = field(default_factory=list)
+
+
 FAR_AHEAD = "far_ahead_of_partition"
 
 
@@ -104,32 +116,34 @@ class InputMarks:
         self._marks: dict[str, Watermark] = {}
         self._held: dict[str, tuple[Any, datetime]] = {}  # source -> an event far ahead, and the mark it jumped
 
-    def observe(self, events: Iterable[tuple[str, datetime, T]]) -> list[tuple[T, str, datetime]]:
-        """Note (source, event time, the event) of the touchpoints read, in order; returns the odd
+    def observe(self, events: Iterable[tuple[str, datetime, T]]) -> Observed[T]:
+        """Note (source, event time, the event) of the touchpoints read, in order. Returns how far each
+        arrived behind its partition's mark (out of order by that much: a lagging source), and the odd
         ones as (the event, reason, the time it was judged against: the wall clock or its partition's
         mark). An event far ahead of its partition is odd once the next event on the partition shows
         the jump was not real (a gap in traffic is confirmed by the next event instead)."""
         wall = self._wall()
         limit = wall + self.ahead
-        odd: list[tuple[T, str, datetime]] = []
+        seen: Observed[T] = Observed()
         for source, ts, event in events:
-            if ts > limit:
-                odd.append((event, AHEAD_OF_WALL_CLOCK, wall))
-                continue
             mark = self._marks.get(source)
             if mark is None:
                 mark = self._marks[source] = Watermark(lateness=timedelta(0), jump=self.jump)
             before = mark.mark()
+            seen.behind.append(max(timedelta(0), before - ts) if before is not None else timedelta(0))
+            if ts > limit:
+                seen.odd.append((event, AHEAD_OF_WALL_CLOCK, wall))
+                continue
             verdict = mark.note(ts)
             if verdict == "held":
                 assert before is not None
                 self._held[source] = (event, before)
             elif verdict == "refuted":
                 held, against = self._held.pop(source)
-                odd.append((held, FAR_AHEAD, against))
+                seen.odd.append((held, FAR_AHEAD, against))
             elif verdict == "confirmed":
                 self._held.pop(source, None)
-        return odd
+        return seen
 
     def report(self, sources: Iterable[str], idle: Callable[[str], bool]) -> list[InputMark]:
         """The marks of `sources` (the input partitions this agent reads now), each with whether it is idle."""

@@ -161,8 +161,9 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same file")] = 7,
     start: Annotated[str, typer.Option(help="Start time, RFC 3339 (default 2026-11-02T08:00:00+08:00)")] = "",
     malformed: Annotated[int, typer.Option(min=0, help="Malformed lines to mix in (they must reach the DLQ)")] = 0,
+    lag: Annotated[list[str] | None, typer.Option(help="SOURCE=DURATION: that source's events arrive this late (e.g. field-app=15m); repeatable")] = None,
 ) -> None:
-    """Write a realistic, deterministic workload of cases and reviews."""
+    """Write a realistic, deterministic workload of cases and reviews, in the order they arrive."""
     from pipeline.generate import generate as make
     from pipeline.generate.workload import DEFAULT_START
 
@@ -172,12 +173,26 @@ def generate(
         _fail(f"--start is not an RFC 3339 time: {start!r}")
     if begin.tzinfo is None:
         _fail("--start needs a UTC offset, e.g. 2026-11-02T08:00:00+08:00")
-    workload = make(events, seed=seed, start=begin, malformed=malformed)
+    workload = make(events, seed=seed, start=begin, malformed=malformed, lag=_lags(lag))
     out_file.write_text("\n".join(workload.lines) + "\n", encoding="utf-8")
     console.print(
         f"wrote {len(workload.lines)} lines to {out_file}: {workload.touchpoints} touchpoints, "
         f"{workload.reviews} reviews, {workload.malformed} malformed"
     )
+
+
+def _lags(pairs: list[str] | None) -> dict[str, timedelta]:
+    """`--lag SOURCE=DURATION` options as source -> lag; a mistake ends the command in one line."""
+    from pipeline.sla.policy import parse_duration
+
+    lags = {}
+    for pair in pairs or []:
+        source, sep, duration = pair.partition("=")
+        value = parse_duration(duration) if sep else None
+        if not source or not isinstance(value, timedelta):
+            _fail(f"--lag {pair!r}: expected SOURCE=DURATION, e.g. field-app=15m")
+        lags[source] = value
+    return lags
 
 
 @app.command()
@@ -269,6 +284,7 @@ def demo(
     malformed: Annotated[int | None, typer.Option(min=0, help="Malformed lines mixed into generated events (default 0.5%)")] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Add to the embedded store's data instead of starting empty")] = False,
     serve: Annotated[bool, typer.Option("--serve", help="Keep serving the live report page after the run, until Ctrl-C")] = False,
+    lag: Annotated[list[str] | None, typer.Option(help="SOURCE=DURATION: a generated source's events arrive this late (default: field-app=15m)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Start a local broker and a worker, feed events, wait until every one landed, print a summary,
@@ -299,7 +315,9 @@ def demo(
         # and cases still waiting at the end are really waiting.
         now = datetime.now(timezone.utc).replace(microsecond=0)
         start = (now - timedelta(seconds=events * 5 / 3, hours=84)).astimezone(timezone(timedelta(hours=8)))
-        workload = make(events, seed=7, start=start, malformed=bad, until=now)
+        # The field-service app syncs every quarter of an hour: its events arrive late, behind the
+        # case clock, and correct their cases (docs/sla.md); the lateness panels show it.
+        workload = make(events, seed=7, start=start, malformed=bad, until=now, lag=_lags(lag or ["field-app=15m"]))
         lines = workload.lines
         source = f"{workload.touchpoints + workload.reviews} generated events + {bad} malformed"
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -37,6 +38,11 @@ EVENTS_PER_CASE = 12.5  # touchpoints and reviews a case brings, on average
 INCIDENT = timedelta(hours=3)  # an incident: more contacts, and reviews complaining about one aspect
 # Channel weights after office hours and on weekends: people write from the app and social media.
 OFF_HOURS = {"chat": 1.0, "phone": 0.5, "app": 2.0, "email": 0.5, "social": 2.0, "store": 0.6, "field": 0.3}
+# The system each channel's events come from (`attrs.source`): lateness is measured per source.
+SOURCES = {
+    "phone": "telephony", "chat": "chat-gateway", "app": "chat-gateway", "email": "mail",
+    "social": "social-listening", "store": "crm", "field": "field-app",
+}  # fmt: skip
 DEPARTMENTS = ["客服中心", "售后服务部", "技术支持", "门店", "投诉处理组", "上门维修"]
 PRIORITIES = (["normal"] * 7) + (["high"] * 2) + ["low"]
 
@@ -112,6 +118,7 @@ def _case(rng: random.Random, n: int, at: datetime, incident: str | None = None)
             "priority": priority,
         }
         event.update(extra)
+        event["attrs"] = {**extra.get("attrs", {}), "source": SOURCES[channel]}
         events.append({k: v for k, v in event.items() if v is not None})
 
     emit("contact_opened", "customer")
@@ -187,12 +194,19 @@ MALFORMED = [
 
 
 def generate(
-    events: int, seed: int = 7, start: datetime = DEFAULT_START, malformed: int = 0, until: datetime | None = None
+    events: int,
+    seed: int = 7,
+    start: datetime = DEFAULT_START,
+    malformed: int = 0,
+    until: datetime | None = None,
+    lag: Mapping[str, timedelta] | None = None,
 ) -> Workload:
-    """`events` valid lines (touchpoints + reviews) plus `malformed` bad ones, in time order.
+    """`events` valid lines (touchpoints + reviews) plus `malformed` bad ones, in the order they arrive:
+    event time, plus the lag of a source that lags (`lag`: source -> how late its events arrive, as a
+    field-service app that syncs every quarter of an hour).
 
-    With `until`, what would happen after it is left out (cases still open, follow-ups still due),
-    so fewer lines may come back: a live-looking feed that ends now."""
+    With `until`, what would happen (or arrive) after it is left out (cases still open, follow-ups
+    still due), so fewer lines may come back: a live-looking feed that ends now."""
     rng = random.Random(seed)
     timed: list[tuple[str, int, dict]] = []
     n = 0
@@ -235,9 +249,17 @@ def generate(
             }
             timed.append((standalone["ts"], len(timed), standalone))
     timed = timed[:events]
+    late = lag or {}
+
+    def arrival(event: dict) -> datetime:
+        source = (event.get("attrs") or {}).get("source")
+        return datetime.fromisoformat(event["ts"]) + late.get(source, timedelta(0))
+
+    arrives = [(arrival(e), i, e) for _, i, e in timed]
     if until is not None:
-        timed = [t for t in timed if datetime.fromisoformat(t[0]) <= until]
-    timed.sort(key=lambda x: (datetime.fromisoformat(x[0]), x[1]))
+        arrives = [a for a in arrives if a[0] <= until]
+    arrives.sort(key=lambda x: (x[0], x[1]))
+    timed = [(e["ts"], i, e) for _, i, e in arrives]
     lines = [json.dumps(e, ensure_ascii=False) for _, _, e in timed]
     reviews = sum(1 for _, _, e in timed if "review_id" in e)
     bad_rng = random.Random(seed * 7919 + 1)

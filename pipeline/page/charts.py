@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
-from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, PercentFormatter  # noqa: E402
 
 PALETTE = ["#3274d9", "#e0752d", "#56a64b", "#a352cc", "#f2cc0c", "#e02f44", "#8ab8ff", "#6b7280"]
 plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "cx", "axes.prop_cycle": plt.cycler(color=PALETTE), "font.size": 9})
@@ -52,6 +52,7 @@ CHANNEL_COLOURS = {
 }  # fmt: skip
 SMALL_MULTIPLES = 4  # more series than this are drawn one small chart each, not over each other
 SPAN_FOR_LOG = 100  # waits whose largest and smallest differ more than this go on a log axis
+NICE_WAITS = (1, 10, 60, 600, 3600, 4 * 3600, 86400, 7 * 86400)  # log-axis ticks: 1 s, 10 s, 1 min ... 1 week
 
 
 def _colour(name: str, n: int) -> str:
@@ -76,12 +77,16 @@ def _value_axis(axis, unit: str, values: list[float]) -> None:
         positive = [v for v in values if v == v and v > 0]
         if positive and max(positive) / min(positive) > SPAN_FOR_LOG:
             axis.set_yscale("log")
+            low, high = min(positive), max(positive)
+            axis.yaxis.set_major_locator(FixedLocator([t for t in NICE_WAITS if low / 3 <= t <= high * 3]))
         axis.yaxis.set_major_formatter(FuncFormatter(_duration))
         axis.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _time_axis(axis) -> None:
-    axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
+    locator = mdates.AutoDateLocator()
+    axis.xaxis.set_major_locator(locator)
+    axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     axis.grid(alpha=0.3)
     axis.spines[["top", "right"]].set_visible(False)
 
@@ -116,6 +121,9 @@ def line_chart(columns: list[str], rows: list[tuple], unit: str, target: float |
                 axis.axhline(target, color="#e02f44", linestyle="--", linewidth=0.8)
             _value_axis(axis, unit, every)
             _time_axis(axis)
+            # Small: a date or two under each, not a crowd of times.
+            axis.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=2, maxticks=3))
+            axis.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
             axis.tick_params(labelsize=6)
         fig.tight_layout(h_pad=0.6, w_pad=0.4)
         return _svg(fig)

@@ -207,8 +207,8 @@ LATENCY = Dashboard(
             "source_lateness",
             "Event lateness by source 数据延迟（按来源）",
             "SELECT l.source AS source, l.channel AS channel, sum(l.events) AS events,\n"
-            "       round(sum(l.p50_ms * l.events) / nullIf(sum(l.events), 0) / 60000, 1) AS p50_min,\n"
-            "       round(max(l.p99_ms) / 60000, 1) AS worst_hour_p99_min,\n"
+            "       round(max(l.behind_p99_ms) / 60000, 1) AS behind_others_p99_min, sum(l.out_of_order) AS out_of_order,\n"
+            "       round(sum(l.p50_ms * l.events) / nullIf(sum(l.events), 0) / 60000, 1) AS arrival_p50_min,\n"
             "       any(e.behind) AS behind_clock, any(e.odd) AS odd_times\n"
             "FROM cx.v_source_lateness AS l\n"
             "LEFT JOIN (SELECT source, channel, countIf(reason IN ('behind_watermark', 'past_horizon')) AS behind,\n"
@@ -216,20 +216,22 @@ LATENCY = Dashboard(
             "           FROM cx.v_late_events WHERE $__timeFilter(detected_at) GROUP BY source, channel) AS e\n"
             "       ON e.source = l.source AND e.channel = l.channel\n"
             f"WHERE $__timeFilter(l.hour) AND l.{CHANNEL}\n"
-            "GROUP BY source, channel ORDER BY worst_hour_p99_min DESC, source",
-            "table", "How late each source system's events arrive (arrival - event time; the source is the event's "
-            "attrs.source, else its channel), how many arrived behind their case's clock (the record was corrected) "
-            "and how many had odd times (ahead of the wall clock, or hours ahead of their partition). "
-            "Tells \"the phone SLA looks bad\" from \"the phone system's events are late\".",
+            "GROUP BY source, channel ORDER BY behind_others_p99_min DESC, source",
+            "table", "How late each source system's events come (the source is the event's attrs.source, else its "
+            "channel): how far behind the other events on their partition they arrived (p99, and how many arrived out "
+            "of order: a lagging source, replay or live), the median arrival delay (arrival - event time; live, the "
+            "transport's delay), how many arrived behind their case's clock (the record was corrected) and how many "
+            "had odd times. Tells \"the phone SLA looks bad\" from \"the phone system's events are late\".",
             width=24,
         ),
         Panel(
             "source_lateness_p99",
-            "Arrival delay p99 by source 到达延迟 p99",
-            "SELECT $__timeInterval(hour) AS time, source, max(p99_ms) / 60000 AS p99_min\n"
+            "Source lag p99 来源延迟 p99",
+            "SELECT $__timeInterval(hour) AS time, source, max(behind_p99_ms) / 60000 AS behind_p99_min\n"
             f"FROM cx.v_source_lateness\nWHERE $__timeFilter(hour) AND {CHANNEL}\n"
             "GROUP BY time, source ORDER BY time, source",
-            "timeseries", "99th percentile of arrival - event time per source system, per hour, in minutes.", unit="m",
+            "timeseries", "99th percentile of how far behind the other events on their partition each source's events "
+            "arrived, per hour, in minutes.", unit="m",
         ),
     ),
 )
@@ -383,7 +385,7 @@ def alert_rules(targets: Targets) -> tuple[AlertRule, ...]:
         AlertRule(
             uid="cx-source-lagging",
             title="A source's events arrive late",
-            sql="SELECT source, max(p99_ms) / 60000 AS p99_min\n"
+            sql="SELECT source, max(greatest(p99_ms, behind_p99_ms)) / 60000 AS p99_min\n"
             "FROM cx.v_source_lateness\n"
             "WHERE hour >= toStartOfHour($__toTime - INTERVAL 1 HOUR)\n"
             "GROUP BY source",

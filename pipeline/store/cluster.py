@@ -57,8 +57,15 @@ def for_cluster(statement: str, cluster: str) -> list[str]:
         return [f"{match.group(1)} {match.group(2)} {on}{statement[match.end():]}"]
     if match := _ALTER.match(statement):
         table = match.group(1)
-        target = local_name(table) if table in SHARDING_KEYS else table  # indexes and TTLs live with the data
-        return [f"ALTER TABLE {target} {on}{statement[match.end():]}"]
+        rest = statement[match.end():]
+        if table not in SHARDING_KEYS:
+            return [f"ALTER TABLE {table} {on}{rest}"]
+        # Indexes and TTLs live with the data; a column is in both the data and the Distributed table
+        # in front of it (which forwards inserts by column).
+        altered = [f"ALTER TABLE {local_name(table)} {on}{rest}"]
+        if re.match(r"\s*(ADD|MODIFY|COMMENT|DROP|RENAME) COLUMN\b", rest):
+            altered.append(f"ALTER TABLE {table} {on}{rest}")
+        return altered
     if statement.startswith("CREATE DATABASE"):
         return [f"{statement} {on}"]
     raise ValueError(f"no cluster form for: {statement[:80]}")

@@ -229,7 +229,7 @@ def test_one_event_stamped_hours_ahead_does_not_breach_the_other_cases():
     assert first_responses == []
     # Through landing: the odd time is reported, and only once.
     marks = InputMarks(wall=lambda: WALL)
-    odd_ones = marks.observe(("in:0", e.ts, e) for e in events)
+    odd_ones = marks.observe(("in:0", e.ts, e) for e in events).odd
     assert [(e.case_id, reason) for e, reason, _ in odd_ones] == [("ODD", "far_ahead_of_partition")]
     assert marks.report(["in:0"], lambda s: True) == [InputMark("in:0", max(e.ts for e in events if e.case_id != "ODD"), True)]
 

@@ -178,9 +178,12 @@ def test_landing_marks_skip_stamps_from_the_future_and_report_far_jumps_not_gaps
         ("in:1", base + timedelta(seconds=5), "b"),
         ("in:1", base + timedelta(hours=9), "night"),  # a gap in traffic ...
     ]
-    assert marks.observe(events) == [("future", AHEAD_OF_WALL_CLOCK, NOW)]
-    later = [("in:0", base + timedelta(seconds=30), "c"), ("in:1", base + timedelta(hours=9, seconds=5), "morning")]
-    assert marks.observe(later) == [("odd", FAR_AHEAD, base)], "... confirmed by the next event; the odd one refuted"
+    assert marks.observe(events).odd == [("future", AHEAD_OF_WALL_CLOCK, NOW)]
+    later = [("in:0", base + timedelta(seconds=30), "c"), ("in:1", base + timedelta(hours=9, seconds=5), "morning"),
+             ("in:1", base + timedelta(hours=8, minutes=45), "lagging")]  # fmt: skip
+    seen = marks.observe(later)
+    assert seen.odd == [("odd", FAR_AHEAD, base)], "... confirmed by the next event; the odd one refuted"
+    assert seen.behind == [timedelta(0), timedelta(0), timedelta(minutes=15)], "behind the mark (the confirmed jump) by 15 min"
     assert marks.report(["in:1", "in:0", "in:2"], idle=lambda s: s == "in:1") == [
         InputMark("in:0", base + timedelta(seconds=30), False),
         InputMark("in:1", base + timedelta(hours=9), True),

@@ -7,6 +7,9 @@ ALTER TABLE cx.alerts ADD COLUMN IF NOT EXISTS late_ms Nullable(UInt64)
     COMMENT 'Retraction only: how far behind the clock the event that disproved the breach arrived, in milliseconds';
 ALTER TABLE cx.alerts COMMENT COLUMN status 'breach: the deadline passed; recovery: the wait is over; retracted: a late event showed the wait ended in time (the breach was false)';
 
+ALTER TABLE cx.touchpoints ADD COLUMN IF NOT EXISTS behind_ms UInt64 DEFAULT 0
+    COMMENT 'How far behind its input partition''s newest event it arrived, in milliseconds (out of order: a lagging source)';
+
 CREATE TABLE IF NOT EXISTS cx.late_events
 (
     event_id     String                          COMMENT 'The touchpoint',
@@ -41,24 +44,31 @@ CREATE OR REPLACE VIEW cx.v_late_events
 AS SELECT event_id, case_id, source, channel, ts, clock_at, behind_ms, reason, applied, detected_at
 FROM cx.late_events FINAL;
 
--- Arrival minus event time per source system and hour: "the phone system's events are 15 minutes
--- late" apart from "phone SLA looks bad".
+-- Per source system and hour of event time: how far behind the other events on their partition the
+-- events arrived, and arrival minus event time: "the phone system's events are 15 minutes late" apart
+-- from "phone SLA looks bad".
 CREATE OR REPLACE VIEW cx.v_source_lateness
 (
-    hour        DateTime('UTC')         COMMENT 'Hour the events arrived (UTC)',
+    hour        DateTime('UTC')         COMMENT 'Hour the events happened (UTC)',
     source      LowCardinality(String)  COMMENT 'The system they came from: attrs.source, else the channel',
     channel     LowCardinality(String)  COMMENT 'Their channel',
     events      UInt64                  COMMENT 'Touchpoints that arrived',
     p50_ms      Float64                 COMMENT 'Median arrival delay (arrival - event time), in milliseconds',
     p99_ms      Float64                 COMMENT '99th percentile arrival delay, in milliseconds',
-    max_ms      Int64                   COMMENT 'Largest arrival delay, in milliseconds'
+    max_ms      Int64                   COMMENT 'Largest arrival delay, in milliseconds',
+    behind_p50_ms Float64               COMMENT 'Median of how far behind their input partition''s newest event the events arrived, in milliseconds',
+    behind_p99_ms Float64               COMMENT '99th percentile of the same: a source that lags behind the others shows here, replay or live',
+    out_of_order UInt64                 COMMENT 'Events that arrived behind their input partition''s newest event'
 )
-AS SELECT toStartOfHour(ingested_at) AS hour,
+AS SELECT toStartOfHour(ts) AS hour,
           if(JSONExtractString(attrs, 'source') = '', toString(channel), JSONExtractString(attrs, 'source')) AS source,
           channel, count() AS events,
           quantile(0.5)(toFloat64(dateDiff('millisecond', ts, ingested_at))) AS p50_ms,
           quantile(0.99)(toFloat64(dateDiff('millisecond', ts, ingested_at))) AS p99_ms,
-          max(dateDiff('millisecond', ts, ingested_at)) AS max_ms
+          max(dateDiff('millisecond', ts, ingested_at)) AS max_ms,
+          quantile(0.5)(toFloat64(behind_ms)) AS behind_p50_ms,
+          quantile(0.99)(toFloat64(behind_ms)) AS behind_p99_ms,
+          countIf(behind_ms > 0) AS out_of_order
 FROM cx.touchpoints FINAL
 GROUP BY hour, source, channel;
 
