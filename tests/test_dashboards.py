@@ -218,11 +218,22 @@ def test_the_demos_report_shows_what_the_store_holds_when_it_ends(demo_store):
     section = report.split("## Breaches by rule")[1].split("\n## ")[0]
     shown = {cells[0]: (int(cells[1]), int(cells[2])) for line in section.splitlines()
              if line.startswith("| ") and (cells := [c.strip() for c in line.strip("|").split("|")])[0] not in ("rule", "---")}  # fmt: skip
-    run = subprocess.run(
-        [CX, "sql", "--format", "jsonl",
-         "SELECT rule, countIf(status = 'breach') AS breaches, countIf(status = 'recovery') AS recoveries FROM cx.v_alerts GROUP BY rule"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    held = {r["rule"]: (r["breaches"], r["recoveries"]) for r in map(json.loads, run.stdout.splitlines())}
+    rows = _jsonl(env, "SELECT rule, countIf(status = 'breach') AS b, countIf(status = 'recovery') AS r FROM cx.v_alerts GROUP BY rule")
+    held = {r["rule"]: (r["b"], r["r"]) for r in rows}
     assert shown == held and sum(b for b, _ in held.values()) > 0
+
+
+def test_the_demos_lagging_source_shows_in_the_lateness_view(demo_store):
+    # cx demo's generated field-app source arrives 15 minutes late; the others in order.
+    env = {k: v for k, v in demo_store.items() if k not in ENV_ONLY}
+    rows = _jsonl(env, "SELECT source, max(behind_p99_ms) AS lag, sum(out_of_order) AS late FROM cx.v_source_lateness GROUP BY source")
+    lag = {r["source"]: (r["lag"], r["late"]) for r in rows}
+    assert 10 * 60_000 <= lag.pop("field-app")[0] <= 16 * 60_000
+    assert lag and all(late == 0 for _, late in lag.values()), lag
+
+
+def _jsonl(env: dict, query: str) -> list[dict]:
+    """A query's rows as `cx sql --format jsonl` prints them."""
+    run = subprocess.run([CX, "sql", "--format", "jsonl", query], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return [json.loads(line) for line in run.stdout.splitlines()]

@@ -319,3 +319,20 @@ def test_escalation_under_a_policy_without_a_high_limit():
     s = apply(None, tp("contact_opened", "09:00:00"), policy).state
     s = apply(s, tp("resolved", "09:30:00", priority="high"), policy).state
     assert s.summary.priority == "high" and not [d for d in s.pending if d.rule == "resolution"]
+
+
+def test_a_wait_ended_late_by_the_events_so_far_waits_for_the_clock_before_it_breaches():
+    # Found by the order property (tests/cases/test_order.py): a resolution read from one input
+    # partition before the reply from another ended the first-response wait "late" and breached at
+    # once; the reply, read next, proved it in time. The clock had not reached the deadline: wait.
+    opened = apply(None, tp("contact_opened", "10:00:00"), POLICY, clocked=True, arrived=None).state
+    resolved = apply(opened, tp("resolved", "14:00:00", actor="agent"), POLICY, clocked=True, arrived=at("09:59:00"))
+    assert [a for a in resolved.alerts if a.rule.value == "first_response"] == []
+    reply = apply(resolved.state, tp("agent_reply", "10:00:30", actor="agent"), POLICY, clocked=True, arrived=at("09:59:10"))
+    assert [a for a in reply.alerts if a.rule.value == "first_response"] == []
+    # Had the reply never come, the clock passing the deadline raises the breach and its recovery together.
+    late = advance(resolved.state, at("10:02:00"))
+    assert [(a.rule.value, a.status) for a in late.alerts if a.rule.value == "first_response"] == [
+        ("first_response", "breach"),
+        ("first_response", "recovery"),
+    ]
