@@ -8,6 +8,7 @@ BENCHES = [
     ["bench.stages", "--kafka", "--stream"],
     ["bench.text"],
     ["bench.cases"],
+    ["bench.order"],
     ["bench.notices"],
     ["bench.freshness"],
     ["bench.freshness", "--rate", "5000", "--seconds", "40"],
