@@ -1,15 +1,13 @@
 """Garbage collection for long-running stream processes: less often, and not over start-up's objects.
 
 Python collects young objects every 700 allocations; the worker allocates millions a second (events,
-pydantic models, Kafka records), and a third of the case agent's time went to those collections.
-Measured with the case update alone (decode + `CaseBook.on_events`): 170 -> 111-125 us/touchpoint
-at 20,000; 50,000 is no faster.
+pydantic models, Kafka records), and those collections took a large share of the case agent's time.
+A threshold of 20,000 keeps most of the gain (50,000 is no faster; `python -m bench.cases` prints it).
 
 The case process goes further (`collect_by_hand`): its states are immutable models that reference
-counting frees as they are replaced, so its collections found nothing of its own to free, yet
-still took ~20% of its time (~15 ms per young collection among its live states): `CaseKeeper`
-alone on 184,486 generated touchpoints, 140 -> 113 us/touchpoint. A collection now and then
-(`collect_if_due`) still frees whatever cycle a change might bring.
+counting frees as they are replaced, so its collections find nothing of its own to free, yet each
+walks every live state. A collection now and then (`collect_if_due`) still frees whatever cycle a
+change might bring.
 """
 
 from __future__ import annotations

@@ -84,8 +84,8 @@ def produce_lines(
     """Send every non-blank line; return the counts (and how many the worker will reject). A line the
     broker has not acknowledged within `delivery_timeout` seconds is reported unsent; no broker
     answering at all raises BrokerUnavailable before any line is read."""
-    # librdkafka builds and sends the batches on its own threads, outside the interpreter: kafka-python
-    # did it in Python, ~60 µs per line (the demo's feed shares the worker's process).
+    # librdkafka builds and sends the batches on its own threads, outside the interpreter (the
+    # demo's feed shares the worker's process; a pure-Python client would compete with it).
     producer = Producer(
         client_config(
             settings.kafka_bootstrap,

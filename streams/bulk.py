@@ -1,8 +1,8 @@
 """Fetched messages handed to the landing agents and the case agent in lists, not as one stream event each.
 
 Faust delivers every message on its own: a task race, a channel queue, a stream step and an ack
-through the event, ~40% of the worker thread on the 200,000-event demo (py-spy `--gil`), for topics
-whose agents only gather them into batches. The consumer (`streams.consumer`) puts each fetch's
+through the event, a large share of the worker's thread for topics whose agents only gather them
+into batches. The consumer (`streams.consumer`) puts each fetch's
 messages of these topics here whole; the agents take lists and ack them through the consumer.
 """
 

@@ -53,8 +53,8 @@ def register_cases(
     topic = raw_topic(app, settings, CASE_EVENTS)
     # The states live in the case process; the table holds their changelog JSON (what this worker
     # wrote) or it decoded (what it restored), for a restart or rebalance to hand back. `settle`
-    # writes the changelog itself, through the batching output producer (Faust's send per table
-    # write was ~12% of the worker thread, py-spy), on the partition the raw key hashes to: the case
+    # writes the changelog itself, through the batching output producer (Faust sends one record per
+    # table write), on the partition the raw key hashes to: the case
     # id's hash, which also places the case feed's packs, so a case's state and its events share a
     # partition number (and a worker) when several workers split the load.
     table = app.Table("cases", default=None, partitions=settings.partitions, use_partitioner=True, key_type=bytes)

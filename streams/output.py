@@ -93,7 +93,7 @@ class Output:
         producer = self._producer
         assert producer is not None
         # One batch per partition, filled here and handed over whole: a send per message costs the
-        # worker's one thread a future and a trip through the accumulator each (5% of its time, py-spy).
+        # worker's one thread a future and a trip through the accumulator each.
         open_batches: dict[int, tuple[BatchBuilder, list[tuple[bytes | None, bytes | None]]]] = {}
         sent: list[asyncio.Future] = []
         for partition, key, value in messages:
@@ -160,5 +160,5 @@ def _partition(key: bytes | None, partitions: tuple[int, ...]) -> int:
 @functools.lru_cache(maxsize=1 << 16)
 def _keyed_partition(key: bytes, partitions: tuple[int, ...]) -> int:
     # Cached: a case's id comes back with each of its events and state changes, and murmur2 is pure
-    # Python in aiokafka (the partitioner was ~4% of the worker thread, py-spy).
+    # Python in aiokafka.
     return _PARTITIONER(key, partitions, partitions)

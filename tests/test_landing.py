@@ -80,7 +80,7 @@ def test_case_feed_packs_keep_every_event_in_order_within_their_size():
 
 
 def test_the_case_feed_written_before_the_upgrade_still_reads():
-    # Until 2026-12-02 the feed carried the whole touchpoint; a topic may hold such messages after an upgrade.
+    # The feed once carried the whole touchpoint; a topic may hold such messages after an upgrade.
     old = json.dumps({"event": Touchpoint.model_validate(TP).model_dump(mode="json"), "sentiment": 0.9}).encode()
     assert read_case_event(old) == CaseEvent.of(Touchpoint.model_validate(TP), 0.9)
 
