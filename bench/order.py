@@ -53,7 +53,7 @@ def run(settings: Settings, store, total: int) -> set[tuple]:
     progress = Progress()
 
     async def done(app: faust.App) -> bool:
-        return progress.landed >= total and progress.case_events >= progress.case_feed and progress.live_through >= progress.case_feed > 0
+        return progress.caught_up(total)
 
     asyncio.run(run_worker(settings, store, until=done, poll=0.5, handle_signals=False, progress=progress))
     return {tuple(map(str, r)) for r in store.query(ALERTS)[1]}

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.cases.clock import MAX_CLOCK_AHEAD, ODD_TIME_JUMP
 from pipeline.sla.policy import Duration
 
 # Tansu holds a group's first join for half the session timeout (measured: 3 s at 6 s, 2 s at 3 s);
@@ -99,13 +100,13 @@ class Settings(BaseSettings):
         description="a closed case with nothing running leaves the case table this long after its last event (its rows stay)",
     )
     max_clock_ahead: Duration = Field(
-        default=timedelta(minutes=5),
+        default=MAX_CLOCK_AHEAD,
         ge=timedelta(0),
         description="an event stamped further past the wall clock never moves the case clock (it still updates its case; "
         "listed in `cx.late_events`)",
     )
     odd_time_jump: Duration = Field(
-        default=timedelta(hours=1),
+        default=ODD_TIME_JUMP,
         gt=timedelta(0),
         description="an event this far past its input partition's mark moves it only once a second one confirms the jump; "
         "one the next event refutes is listed in `cx.late_events`",

@@ -229,17 +229,8 @@ def odd_time_row(row: dict[str, Any], reason: str, against: datetime) -> dict[st
     """The `cx.late_events` row of a landed touchpoint with an odd time (it still updates its case)."""
     attrs = json.loads(row["attrs"])
     source = attrs.get("source") if isinstance(attrs, dict) else None
-    return LateEvent(
-        event_id=row["event_id"],
-        case_id=row["case_id"],
-        source=source if isinstance(source, str) and source else row["channel"],
-        channel=row["channel"],
-        ts=row["ts"],
-        clock_at=against,
-        behind_ms=ms(against - row["ts"]),
-        reason=reason,
-        applied=True,
-    ).row()
+    source = source if isinstance(source, str) and source else None
+    return LateEvent.judged(row["event_id"], row["case_id"], source, row["channel"], row["ts"], against, reason).row()
 
 
 def _refuse(landing: Landing, msg: Message, rejected: Rejected) -> None:

@@ -120,6 +120,7 @@ def register_agents(
         topic = raw_topic(app, settings, name)
         bulk = subscribe_in_bulk(app, topic, bulks, capacity=2 * settings.catch_up_batch_size)
         # Touchpoints feed the case clock: landing reports how far each input partition was read.
-        marks = InputMarks(settings.max_clock_ahead, settings.odd_time_jump)
-        report = InputReport(app, topic.get_topic_name(), marks) if name == TOUCHPOINTS else None
+        report = None
+        if name == TOUCHPOINTS:
+            report = InputReport(app, topic.get_topic_name(), InputMarks(settings.max_clock_ahead, settings.odd_time_jump))
         app.task(landing_loop(table, bulk, report))

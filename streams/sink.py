@@ -40,6 +40,11 @@ class Progress:
     # on the wall clock went through (-1: none yet); its writes had landed when this was set.
     live_through: int = -1
 
+    def caught_up(self, total: int) -> bool:
+        """Whether `total` input messages landed, every touchpoint forwarded was applied to its case,
+        and a tick on the wall clock went through after the last of them (what is overdue has fired)."""
+        return self.landed >= total and self.case_events >= self.case_feed and self.live_through >= self.case_feed > 0
+
 
 class Sink:
     """The one place the stream touches ClickHouse and the output topics."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import faust
 import pytest
-from kafka import KafkaProducer
 
 from pipeline.broker import ensure_topics
 from pipeline.config import Settings
@@ -30,6 +28,7 @@ from streams.runner import run_worker
 from streams.sink import Progress
 
 from bench.chaos import cx_sql
+from bench.order import unkeyed as unkeyed_at_random
 
 CX = str(Path(sys.executable).with_name("cx"))
 EVENTS = 1500
@@ -50,27 +49,12 @@ def _touchpoints(lines: list[str]) -> int:
     return sum('"event_id"' in line for line in lines)
 
 
-def _unkeyed(settings: Settings, lines: list[str], seed: int) -> None:
-    """Every line without a key, each to a partition picked at random (a bridge that does not key by case)."""
-    rng = random.Random(seed)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
-    for line in lines:
-        topic = settings.topic("cx.touchpoints" if '"event_id"' in line else "cx.reviews")
-        producer.send(topic, value=line.encode(), partition=rng.randrange(settings.partitions))
-    producer.flush()
-    producer.close()
-
-
 def _run_in_process(settings: Settings, store, total: int) -> None:
     """A worker until every message landed, every touchpoint is in its case and the clock went live after it."""
     progress = Progress()
 
     async def done(app: faust.App) -> bool:
-        return (
-            progress.landed >= total
-            and progress.case_events >= progress.case_feed
-            and progress.live_through >= progress.case_feed > 0
-        )
+        return progress.caught_up(total)
 
     asyncio.run(asyncio.wait_for(run_worker(settings, store, until=done, poll=0.5, handle_signals=False, progress=progress), 240))
 
@@ -93,7 +77,7 @@ def test_keyed_unkeyed_and_killed_give_the_same_alerts_and_responses(settings, c
     empty_data_tables(clean_store)
     unkeyed = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "b.", "app_id": settings.app_id + "-b"})
     ensure_topics(unkeyed)
-    _unkeyed(unkeyed, lines, seed=1)
+    unkeyed_at_random(unkeyed, lines, seed=1)
     _run_in_process(unkeyed, clean_store, len(lines))
     b = _views(lambda q: [list(map(str, r)) for r in clean_store.query(q)[1]])
     assert b == a
@@ -101,7 +85,7 @@ def test_keyed_unkeyed_and_killed_give_the_same_alerts_and_responses(settings, c
     # (c) as (b), with `cx worker` killed once while it works through the backlog.
     killed = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "c.", "app_id": settings.app_id + "-c"})
     ensure_topics(killed)
-    _unkeyed(killed, lines, seed=2)
+    unkeyed_at_random(killed, lines, seed=2)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")} | {
         "CX_KAFKA_BOOTSTRAP": killed.kafka_bootstrap, "CX_TOPIC_PREFIX": killed.topic_prefix, "CX_APP_ID": killed.app_id,
         "CX_DATA_DIR": str(tmp_path / "killed"), "CX_KAFKA_SESSION_TIMEOUT": "6", "CX_REPORT_PORT": "off",

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pipeline.alerts.exceptions import AlertsConfigError
 from pipeline.events.models import Channel, Priority
 from pipeline.sla.policy import Rule
+from pipeline.validation import first_error
 
 NoticeChannel = Literal["webhook", "email", "wecom", "dingtalk", "feishu"]
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -206,11 +207,11 @@ def parse_subscribers(text: str, env: dict[str, str] | None = None, smtp_passwor
         try:
             expanded.append(Subscriber.model_validate(item))
         except ValidationError as exc:
-            raise AlertsConfigError(f"{label}: {_first_error(exc)}") from None
+            raise AlertsConfigError(f"{label}: {first_error(exc)}") from None
     try:
         return SubscribersFile(subscribers=expanded)
     except ValidationError as exc:
-        raise AlertsConfigError(_first_error(exc)) from None
+        raise AlertsConfigError(first_error(exc)) from None
 
 
 def load_subscribers(path: Path, env: dict[str, str] | None = None, smtp_password: str | None = None) -> SubscribersFile:
@@ -220,10 +221,3 @@ def load_subscribers(path: Path, env: dict[str, str] | None = None, smtp_passwor
     except OSError as exc:
         raise AlertsConfigError(f"cannot read the subscribers file {path}: {exc.strerror}") from None
     return parse_subscribers(text, env, smtp_password)
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"])
-    message = err["msg"].removeprefix("Value error, ")
-    return f"field `{field}`: {message}" if field else message

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pipeline.cases.derive import Fold, order_key, read, response
 from pipeline.cases.derive import settle as settle_log
 from pipeline.cases.rows import Alert, Response, case_row, ms
-from pipeline.cases.state import CaseEvent, CaseState, Deadline, Entry, Raised, Summary
+from pipeline.cases.state import CaseEvent, CaseState, Deadline, Entry, Raised, Summary, standing
 from pipeline.events.models import Touchpoint
 from pipeline.sla.policy import SlaPolicy
 
@@ -238,7 +238,7 @@ def settle(
     fold = read(state.case_id, rest, policy, settled)
     raised = {a: r for a, r in state.raised.items() if a in fold.deadlines}
     # Alerts that left `raised` still count among the case's breaches.
-    settled = settled.evolve(breaches=state.breaches - sum(1 for r in raised.values() if r.status != "retracted"))
+    settled = settled.evolve(breaches=state.breaches - standing(raised))
     fold.base = settled  # the same settled part; only its breach count is new
     answered = {a.message.event_id: a.signature for a in fold.answers}
     new = state.evolve(settled=settled, log=rest, raised=raised, answered=answered)

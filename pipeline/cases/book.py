@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pipeline.cases.apply import Step, advance, apply, settle
-from pipeline.cases.clock import DueIndex, InputMark, Watermark, aligned, wall_clock
+from pipeline.cases.clock import MAX_CLOCK_AHEAD, ODD_TIME_JUMP, DueIndex, InputMark, Watermark, aligned, wall_clock
 from pipeline.cases.derive import Fold
 from pipeline.cases.rows import BEHIND_WATERMARK, PAST_HORIZON, Alert, LateEvent, Response, case_row, late_event
 from pipeline.cases.state import CaseEvent, CaseState
@@ -55,8 +55,8 @@ class StreamClock:
         monotonic: Callable[[], float] = time.monotonic,
         behind: Callable[[int], bool] = lambda partition: False,
         still: Callable[[int], float] = lambda partition: 0.0,
-        ahead: timedelta = timedelta(minutes=5),
-        jump: timedelta = timedelta(hours=1),
+        ahead: timedelta = MAX_CLOCK_AHEAD,
+        jump: timedelta = ODD_TIME_JUMP,
     ):
         self.mode = mode
         self.lateness = lateness
@@ -78,8 +78,7 @@ class StreamClock:
 
     def future(self) -> datetime:
         """Event times past this are stamped ahead of the wall clock (`ahead`): they never move it."""
-        wall = self._wall()
-        return wall + self.ahead if wall < datetime.max.replace(tzinfo=wall.tzinfo) - self.ahead else wall
+        return self._wall() + self.ahead
 
     def inputs(self, partition: int, marks: Iterable[InputMark]) -> None:
         """Take landing's report of the input partitions feeding `partition` (marks never go back)."""
@@ -298,8 +297,11 @@ class CaseBook:
     def _settle(self, outcome: Outcome) -> None:
         # Only cases this batch touched: a case nobody writes to has nothing new to settle. By event
         # time, even live: an event is late relative to the events before it on its partition.
+        marks: dict[int, datetime | None] = {}  # the clock aligns its inputs: once per partition
         for case_id, (partition, state) in list(outcome.states.items()):
-            mark = self.clock.watermark(partition)
+            if partition not in marks:
+                marks[partition] = self.clock.watermark(partition)
+            mark = marks[partition]
             if mark is not None:
                 state, fold = settle(state, mark - self.settle_after, self.policy, self._fold(outcome, case_id))
                 outcome.states[case_id] = (partition, state)

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from pipeline.cases.rows import AHEAD_OF_WALL_CLOCK, FAR_AHEAD
+
 from pipeline.sla.policy import Duration
+
+
+# Defaults of CX_MAX_CLOCK_AHEAD and CX_ODD_TIME_JUMP: how far past the wall clock an event may be
+# stamped and still move the clock, and how far past its partition's mark one event may jump alone.
+MAX_CLOCK_AHEAD = timedelta(minutes=5)
+ODD_TIME_JUMP = timedelta(hours=1)
 
 
 def wall_clock() -> datetime:
@@ -30,7 +38,7 @@ class Watermark(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lateness: Duration = timedelta(seconds=30)
-    jump: Duration = timedelta(hours=1)
+    jump: Duration = ODD_TIME_JUMP
     max_seen: AwareDatetime | None = None
     suspect: AwareDatetime | None = None  # an event far ahead of the mark, waiting for a second one
 
@@ -80,7 +88,6 @@ class InputMark(NamedTuple):
 
 
 T = TypeVar("T")
-AHEAD_OF_WALL_CLOCK = "ahead_of_wall_clock"
 
 
 @dataclass
@@ -90,9 +97,6 @@ class Observed(Generic[T]):
 
     behind: list[timedelta] = field(default_factory=list)
     odd: list[tuple[T, str, datetime]] = field(default_factory=list)
-
-
-FAR_AHEAD = "far_ahead_of_partition"
 
 
 class InputMarks:
@@ -106,8 +110,8 @@ class InputMarks:
 
     def __init__(
         self,
-        ahead: timedelta = timedelta(minutes=5),
-        jump: timedelta = timedelta(hours=1),
+        ahead: timedelta = MAX_CLOCK_AHEAD,
+        jump: timedelta = ODD_TIME_JUMP,
         wall: Callable[[], datetime] | None = None,
     ):
         self.ahead = ahead

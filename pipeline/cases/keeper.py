@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from pipeline.cases.book import CaseBook, ClockMode, Outcome, StreamClock
-from pipeline.cases.clock import InputMark
+from pipeline.cases.clock import MAX_CLOCK_AHEAD, ODD_TIME_JUMP, InputMark
 from pipeline.cases.state import CaseEvent, CaseRecord, CaseState
 from pipeline.landing import read_case_feed
 from pipeline.sla.policy import SlaPolicy
@@ -62,8 +62,8 @@ class CaseKeeper:
         clock: ClockMode = "auto",
         settle_after: timedelta = timedelta(minutes=10),
         evict_after: timedelta = timedelta(days=7),
-        ahead: timedelta = timedelta(minutes=5),
-        jump: timedelta = timedelta(hours=1),
+        ahead: timedelta = MAX_CLOCK_AHEAD,
+        jump: timedelta = ODD_TIME_JUMP,
     ):
         self.states: dict[str, CaseState] = {}
         self._behind: frozenset[int] = frozenset()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cases.book import ClockMode
+from pipeline.cases.clock import MAX_CLOCK_AHEAD, ODD_TIME_JUMP
 from pipeline.cases.keeper import CaseKeeper, Settled, Stored
 from pipeline.children import start_now, worker_processes
 from pipeline.gc_tuning import collect_by_hand, collect_if_due
@@ -48,8 +49,8 @@ class CaseProcess:
         settle_after: timedelta = timedelta(minutes=10),
         evict_after: timedelta = timedelta(days=7),
         own_process: bool = True,
-        ahead: timedelta = timedelta(minutes=5),
-        jump: timedelta = timedelta(hours=1),
+        ahead: timedelta = MAX_CLOCK_AHEAD,
+        jump: timedelta = ODD_TIME_JUMP,
     ):
         self._executor: Executor
         self._keeper: CaseKeeper | None = None

@@ -106,6 +106,8 @@ class Alert(_Row):
 # Why an event is in `cx.late_events`.
 BEHIND_WATERMARK = "behind_watermark"  # arrived behind its case's clock: applied, the record corrected
 PAST_HORIZON = "past_horizon"  # behind its case's settled horizon: too late to change the case
+AHEAD_OF_WALL_CLOCK = "ahead_of_wall_clock"  # stamped past the wall clock: kept off the clock
+FAR_AHEAD = "far_ahead_of_partition"  # a jump far ahead of its partition that the next event refuted
 
 
 class LateEvent(_Row):
@@ -116,26 +118,33 @@ class LateEvent(_Row):
     source: str  # attrs.source, else the channel
     channel: Channel
     ts: AwareDatetime
-    clock_at: AwareDatetime | None  # the case's clock when it arrived
+    clock_at: AwareDatetime | None  # the clock it was judged against
     behind_ms: int  # clock_at - ts (negative: stamped ahead)
     reason: str
     applied: bool  # whether it still updated its case
 
+    @classmethod
+    def judged(
+        cls, event_id: str, case_id: str, source: str | None, channel: str, ts: datetime, clock_at: datetime, reason: str
+    ) -> LateEvent:
+        """The row of an event at `ts` judged against `clock_at` (`source` None: the channel stands for it)."""
+        return cls(
+            event_id=event_id,
+            case_id=case_id,
+            source=source or channel,
+            channel=Channel(channel),
+            ts=ts,
+            clock_at=clock_at,
+            behind_ms=ms(clock_at - ts),
+            reason=reason,
+            applied=reason != PAST_HORIZON,
+        )
+
 
 def late_event(event: CaseEvent, clock_at: datetime, reason: str) -> LateEvent:
     """The `cx.late_events` row of a case event that arrived behind its clock."""
-    entry = event.entry
-    return LateEvent(
-        event_id=entry.event_id,
-        case_id=event.case_id,
-        source=entry.source or entry.channel.value,
-        channel=entry.channel,
-        ts=entry.ts,
-        clock_at=clock_at,
-        behind_ms=ms(clock_at - entry.ts),
-        reason=reason,
-        applied=reason != PAST_HORIZON,
-    )
+    e = event.entry
+    return LateEvent.judged(e.event_id, event.case_id, e.source, e.channel.value, e.ts, clock_at, reason)
 
 
 def case_row(state: CaseState) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal, Self, TypeVar
@@ -257,12 +258,7 @@ class CaseState(Frozen):
     @property
     def breaches(self) -> int:
         """Deadlines alerted on and not retracted, ever."""
-        return self.standing_breaches + (self.settled.breaches if self.settled else 0)
-
-    @property
-    def standing_breaches(self) -> int:
-        """Alerts in `raised` that no late event proved false."""
-        return sum(1 for r in self.raised.values() if r.status != "retracted")
+        return standing(self.raised) + (self.settled.breaches if self.settled else 0)
 
     @property
     def events(self) -> int:
@@ -282,6 +278,11 @@ class CaseState(Frozen):
     def from_json(cls, data: dict) -> CaseState:
         """Restore what `to_json` produced."""
         return cls.model_validate(data)
+
+
+def standing(raised: Mapping[str, Raised]) -> int:
+    """The alerts in `raised` that no late event proved false."""
+    return sum(1 for r in raised.values() if r.status != "retracted")
 
 
 class CaseRecord(Frozen):

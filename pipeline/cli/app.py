@@ -92,7 +92,7 @@ def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     settings = Settings.from_env()
     try:
         load_policy(settings.sla_policy)  # a mistake in it is said now, not by a child process later
-        ensure_topics(settings)
+        ensure_topics(settings)  # no broker: said in one line before the store, page and worker start
         store = open_store(settings)
         notices = open_notices(settings, store)
     except (StoreError, AlertsConfigError, PolicyError, BrokerUnavailable) as exc:
@@ -139,7 +139,7 @@ def produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, he
     # Bytes, not text: a line that is not UTF-8 is sent as it is and dead-lettered, not a crash here.
     lines = json_lines(file.read_bytes())
     with _progress() as progress:
-        task = progress.add_task("producing", total=len([ln for ln in lines if ln.strip()]))
+        task = progress.add_task("producing", total=len(lines))
         try:
             fed = produce_lines(settings, lines, on_sent=lambda n: progress.advance(task, n))
         except BrokerUnavailable as exc:

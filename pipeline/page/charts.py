@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, PercentFormatter  # noqa: E402
 
+from pipeline.events.models import Channel  # noqa: E402
+
 PALETTE = ["#3274d9", "#e0752d", "#56a64b", "#a352cc", "#f2cc0c", "#e02f44", "#8ab8ff", "#6b7280"]
 plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "cx", "axes.prop_cycle": plt.cycler(color=PALETTE), "font.size": 9})
 
@@ -45,11 +47,8 @@ def _percent(axis, unit: str) -> None:
         axis.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
 
 
-# One colour per channel in every chart, so "chat" is the same blue everywhere on the page.
-CHANNEL_COLOURS = {
-    "phone": "#3274d9", "chat": "#e0752d", "email": "#56a64b", "app": "#a352cc",
-    "social": "#f2cc0c", "store": "#e02f44", "field": "#6b7280",
-}  # fmt: skip
+# One colour per channel in every chart, so "chat" is the same colour everywhere on the page.
+CHANNEL_COLOURS = dict(zip((c.value for c in Channel), PALETTE, strict=False))
 SMALL_MULTIPLES = 4  # more series than this are drawn one small chart each, not over each other
 SPAN_FOR_LOG = 100  # waits whose largest and smallest differ more than this go on a log axis
 NICE_WAITS = (1, 10, 60, 600, 3600, 4 * 3600, 86400, 7 * 86400)  # log-axis ticks: 1 s, 10 s, 1 min ... 1 week

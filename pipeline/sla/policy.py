@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import ValidationError, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.events.models import Channel, Priority
 from pipeline.sla.business_hours import BusinessHours
+from pipeline.validation import first_error
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -144,9 +145,4 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> SlaPolicy:
     try:
         return SlaPolicy.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        message = err["msg"].removeprefix("Value error, ")
-        raise PolicyError(
-            f"SLA policy {where}, field `{field}`: {message} (durations as 30s, 5m, 4h, 3d or seconds)"
-        ) from None
+        raise PolicyError(f"SLA policy {where}, {first_error(exc)} (durations as 30s, 5m, 4h, 3d or seconds)") from None

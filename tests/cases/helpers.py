@@ -48,7 +48,7 @@ class Agent:
 
     def __init__(self, policy: SlaPolicy, live: bool = False, table: dict[str, str] | None = None) -> None:
         self.table: dict[str, str] = {} if table is None else table
-        self.wall = datetime.max.replace(tzinfo=UTC)  # history is far behind the wall clock
+        self.wall = datetime(9999, 1, 1, tzinfo=UTC)  # history is far behind the wall clock
         self.monotonic = 0.0  # the worker's monotonic clock: only `tick` moves it, so a replay idles there
         self.clock = StreamClock(
             "wall" if live else "auto", lateness=policy.lateness, wall=lambda: self.wall, monotonic=lambda: self.monotonic

@@ -49,7 +49,6 @@ class Stream:
         self.alerts: set[tuple] = set()
         self.retracted: set[str] = set()
         self.cases: dict[str, dict] = {}
-        self.late = 0
         self.last: list[int] = list(self.read)  # positions before the last batch (redelivered after a restart)
         self.start()
 
@@ -100,7 +99,6 @@ class Stream:
                 self.retracted.add(a.alert_id)
         for case_id, row in outcome.cases.items():
             self.cases[case_id] = {**row, "version": None}
-        self.late += len(outcome.late)
         for case_id, (partition, state) in outcome.states.items():
             self.table[case_id] = CaseRecord(partition=partition, state=state).model_dump_json()
         for case_id in outcome.evicted:

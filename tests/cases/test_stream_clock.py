@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pipeline.cases.book import StreamClock
-from pipeline.cases.clock import AHEAD_OF_WALL_CLOCK, FAR_AHEAD, InputMark, InputMarks, LogEnds, Watermark
+from pipeline.cases.clock import InputMark, InputMarks, LogEnds, Watermark
+from pipeline.cases.rows import AHEAD_OF_WALL_CLOCK, FAR_AHEAD
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
