@@ -3,7 +3,7 @@ each time; then every figure that says whether anything was lost or doubled.
 
     python -m bench.chaos [--events 100000] [--kills 10]
 
-The CI test (tests/test_chaos.py) runs the same harness with 20,000 events. Only the user's tools
+The CI test (tests/test_chaos.py) runs the same harness with 12,000 events and 6 kills. Only the user's tools
 are used: `cx worker` processes, the Kafka topics, `cx sql` on the worker's embedded store, and a
 webhook on loopback receiving the breach notices.
 """

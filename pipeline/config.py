@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.cases.clock import MAX_CLOCK_AHEAD, ODD_TIME_JUMP
@@ -17,6 +17,10 @@ from pipeline.sla.policy import Duration
 LOCAL_SESSION_TIMEOUT = 3.0
 # Every variable is CX_<FIELD>; an empty value counts as unset. Secrets are SecretStr: they print as ****.
 _ENV = SettingsConfigDict(env_prefix="CX_", env_ignore_empty=True, extra="forbid")
+
+
+class SettingsError(ValueError):
+    """A CX_* variable holds a value the settings cannot take: the message names the variable and why; fix it."""
 
 
 class Targets(BaseSettings):
@@ -97,7 +101,8 @@ class Settings(BaseSettings):
     case_evict_after: Duration = Field(
         default=timedelta(days=7),
         gt=timedelta(0),
-        description="a closed case with nothing running leaves the case table this long after its last event (its rows stay)",
+        description="a closed case with nothing running leaves the case table this long after its last event (its rows "
+        "stay; a marker of a few bytes stays as long again, so that a redelivered batch cannot start the case afresh)",
     )
     max_clock_ahead: Duration = Field(
         default=MAX_CLOCK_AHEAD,
@@ -147,8 +152,11 @@ class Settings(BaseSettings):
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
-        """Settings from the environment, with explicit (non-None) overrides winning."""
-        return cls(**{k: v for k, v in overrides.items() if v is not None})
+        """Settings from the environment, with explicit (non-None) overrides winning; SettingsError names a bad variable."""
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as exc:
+            raise SettingsError(_first_mistake(exc)) from None
 
     @classmethod
     def variables(cls) -> list[str]:
@@ -164,6 +172,22 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """Full topic name: the contract name behind an optional prefix (one broker, several envs)."""
         return f"{self.topic_prefix}{name}"
+
+
+def _first_mistake(exc: ValidationError) -> str:
+    """The first bad variable, named with its value and pydantic's message (a secret's value is not shown)."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    model: type[BaseSettings] = Targets if exc.title == Targets.__name__ else Settings
+    if loc[:1] == ["targets"]:
+        model, loc = Targets, loc[1:]
+    prefix = model.model_config.get("env_prefix", "")
+    field = model.model_fields.get(loc[0]) if loc else None
+    secret = field is not None and "SecretStr" in repr(field.annotation)
+    shown = "" if secret or "input" not in err else f"={err['input']!r}"
+    name = f"{prefix}{'_'.join(loc).upper()}" if loc else prefix.rstrip("_")
+    hint = "durations as 30s, 5m, 4h, 3d or seconds; " if err["type"].startswith("time_delta") else ""
+    return f"{name}{shown}: {err['msg'].removeprefix('Value error, ')} ({hint}see docs/configuration.md)"
 
 
 def _default(field) -> str:

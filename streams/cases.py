@@ -205,6 +205,8 @@ def register_cases(
         await written
         progress.ticks += 1
         if done.live:
+            if progress.live_through < 0:
+                log.info("case clock live: the backlog is judged; deadlines now fall on the wall clock")
             progress.live_through = max(progress.live_through, through)
 
     @app.timer(interval=STATUS_SECONDS)

@@ -18,6 +18,12 @@ from pipeline.store import empty_data_tables, open_store
 _ids = itertools.count(1)
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Files marked `slow` first: with `make test`'s xdist options (--dist loadfile --no-loadscope-reorder)
+    the long ones start at once on every worker and the short ones fill in after, so the workers end together."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory) -> LocalBroker:
     """A real Kafka-protocol broker (Tansu) on a free port for the whole session."""

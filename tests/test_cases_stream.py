@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from pipeline.events import Touchpoint
@@ -22,6 +23,8 @@ from streams.demo import feed_and_wait
 from .faults import Outage
 from .cases.helpers import NAMES, SCENARIOS, alerts_of, load_events, load_expected, replay
 from .test_views import figures
+
+pytestmark = pytest.mark.slow
 
 POLICY = load_policy()
 

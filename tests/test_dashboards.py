@@ -24,6 +24,8 @@ from pipeline.config import Settings, Targets
 from pipeline.events.models import Channel
 from pipeline.panels import DASHBOARDS, TimeRange, alert_rules, expand
 
+pytestmark = pytest.mark.slow
+
 CX = str(Path(sys.executable).with_name("cx"))
 ENV_ONLY = ("live page", "live page type")
 BOARDS = {b.uid: json.loads((Path(__file__).resolve().parents[1] / "dashboards" / f"{b.uid}.json").read_text()) for b in DASHBOARDS}

@@ -18,6 +18,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bench.chaos import CX, cx_sql
 from bench.common import waiting_chat_case
 from bench.soak import worker_status
@@ -31,6 +33,8 @@ from pipeline.sla import Rule, load_policy
 from streams.cases import STATUS_SECONDS
 
 from tests.alerts.receivers import Received, Receivers
+
+pytestmark = pytest.mark.slow
 
 POLICY = load_policy()
 WAITING = 16  # chat cases nobody answers; their first-response deadlines pass one a second from B's start

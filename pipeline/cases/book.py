@@ -157,7 +157,8 @@ class Outcome:
     alerts: list[Alert] = field(default_factory=list)
     changed: dict[str, CaseState] = field(default_factory=dict)  # case_id -> the state its row is of
     states: dict[str, tuple[int, CaseState]] = field(default_factory=dict)
-    evicted: dict[str, int] = field(default_factory=dict)  # case_id -> partition: quiet, closed, gone
+    evicted: dict[str, int] = field(default_factory=dict)  # case_id -> partition: quiet and closed, a marker left
+    forgotten: dict[str, int] = field(default_factory=dict)  # case_id -> partition: the marker's time is up
     updates: int = 0
     folds: dict[str, Fold] = field(default_factory=dict)  # case_id -> the reading of its new log
     late: list[LateEvent] = field(default_factory=list)  # events that arrived behind their clock
@@ -208,6 +209,8 @@ class CaseBook:
 
     def wake_at(self, state: CaseState) -> datetime | None:
         """When the case next needs the clock: its next deadline, or the end of its quiet period."""
+        if state.gone is not None:
+            return state.gone + self.evict_after  # when its marker goes
         quiet = state.quiet_since
         times = [t for t in (state.next_due, quiet and quiet + self.evict_after) if t is not None]
         return min(times, default=None)
@@ -254,12 +257,18 @@ class CaseBook:
                 self.clock.observe(partition, entry.ts)
             case_id = event.case_id
             state = self._state(outcome, case_id)
+            partitions.add(partition)
+            if state is not None and state.gone is not None:
+                if entry.ts < state.gone:  # the past of an evicted case: nothing to start again
+                    if at is not None:
+                        outcome.late.append(late_event(event, at, PAST_HORIZON))
+                    continue
+                state = None  # news after it left: a case under the same id starts afresh
             if at is not None and entry.ts < at and not (state and state.holds(entry.event_id)):
                 too_late = state is not None and state.too_late(entry.ts)
                 outcome.late.append(late_event(event, at, PAST_HORIZON if too_late else BEHIND_WATERMARK))
             step = apply(state, event, self.policy, fold=self._fold(outcome, case_id), arrived=at, clocked=True)
             outcome.take(partition, step)
-            partitions.add(partition)
         for partition, reported in (marks or {}).items():
             self.clock.inputs(partition, reported)
             partitions.add(partition)
@@ -287,10 +296,17 @@ class CaseBook:
             state = self._state(outcome, case_id)
             if state is None:
                 continue
+            if state.gone is not None:
+                outcome.forgotten[case_id] = partition
+                outcome.states.pop(case_id, None)
+                continue
             quiet = state.quiet_since
             if quiet is not None and quiet + self.evict_after <= now:
+                # Its state leaves; a marker stays for another `evict_after`, so that a redelivered batch
+                # holding its events (a restart before the offsets were committed) does not start it again.
                 outcome.evicted[case_id] = partition
-                outcome.states.pop(case_id, None)
+                outcome.states[case_id] = (partition, CaseState(case_id=case_id, gone=max(quiet, now - self.settle_after)))
+                outcome.folds.pop(case_id, None)
             else:
                 outcome.take(partition, advance(state, now))
 
@@ -299,6 +315,8 @@ class CaseBook:
         # time, even live: an event is late relative to the events before it on its partition.
         marks: dict[int, datetime | None] = {}  # the clock aligns its inputs: once per partition
         for case_id, (partition, state) in list(outcome.states.items()):
+            if state.gone is not None:
+                continue
             if partition not in marks:
                 marks[partition] = self.clock.watermark(partition)
             mark = marks[partition]
@@ -313,6 +331,7 @@ class CaseBook:
         for case_id, (partition, state) in outcome.states.items():
             self.due.setdefault(partition, DueIndex()).set(case_id, self.wake_at(state))
         self.folds.update(outcome.folds)
-        for case_id, partition in outcome.evicted.items():
-            self.due.setdefault(partition, DueIndex()).set(case_id, None)
+        for case_id in outcome.evicted:
             self.folds.pop(case_id, None)
+        for case_id, partition in outcome.forgotten.items():
+            self.due.setdefault(partition, DueIndex()).set(case_id, None)

@@ -27,7 +27,7 @@ Stored = bytes | dict  # a case table value: the changelog's JSON (written here)
 @dataclass
 class Settled:
     """What a batch or a tick produced, in the form it is written: breach messages (key, JSON),
-    rows per table, changelog records (case id, state JSON; None: the case is evicted)."""
+    rows per table, changelog records (case id, state JSON; None: the case is forgotten)."""
 
     breaches: list[tuple[bytes, bytes]] = field(default_factory=list)
     rows: dict[str, list[dict]] = field(default_factory=dict)
@@ -40,8 +40,8 @@ class Settled:
 
     @property
     def empty(self) -> bool:
-        """Nothing to write: no state changed, no case left."""
-        return not self.updates and not self.evicted
+        """Nothing to write: no row, no state changed, no case left."""
+        return not self.rows and not self.changes
 
 
 def stored_record(value: Stored) -> CaseRecord:
@@ -115,7 +115,7 @@ class CaseKeeper:
         changes: list[tuple[bytes, bytes | None]] = [
             (c.encode(), CaseRecord(partition=p, state=state).dump()) for c, (p, state) in outcome.states.items()
         ]
-        changes += [(c.encode(), None) for c in outcome.evicted]  # tombstones: compaction drops the case
+        changes += [(c.encode(), None) for c in outcome.forgotten]  # tombstones: compaction drops the case
         settled = Settled(
             breaches=[(a.case_id.encode(), a.model_dump_json().encode()) for a in outcome.alerts],
             rows=rows,
@@ -130,7 +130,7 @@ class CaseKeeper:
     def _commit(self, outcome: Outcome) -> None:
         for case_id, (_, state) in outcome.states.items():
             self.states[case_id] = state
-        for case_id in outcome.evicted:
+        for case_id in outcome.forgotten:
             self.states.pop(case_id, None)
         self.book.commit(outcome)
 

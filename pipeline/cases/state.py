@@ -240,6 +240,9 @@ class CaseState(Frozen):
     raised: dict[str, Raised] = Field(default_factory=dict)  # alert_id -> last alert sent
     answered: dict[str, str] = Field(default_factory=dict)  # asked event_id -> response row sent
     revision: int = 0  # bumps on every change; the `version` of ReplacingMergeTree rows
+    # Set on the marker a case leaves when its state is evicted: events older than this are its past
+    # (a redelivered batch that held them, or an event too late to matter) and must not start it again.
+    gone: AwareDatetime | None = None
 
     def holds(self, event_id: str) -> bool:
         """Whether the event is in the case's open log (a redelivery, not news)."""

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.cli import alerts, dashboards, sla, text
-from pipeline.config import Settings
+from pipeline.config import Settings, SettingsError
 
 app = typer.Typer(
     help="Streaming customer-experience analytics: touchpoints and Chinese reviews -> Kafka -> Faust -> ClickHouse.",
@@ -43,6 +43,15 @@ def _logging(verbose: bool) -> None:
 def _fail(message: str) -> None:
     console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(2)
+
+
+@app.callback()
+def _settings_first() -> None:
+    """Check every CX_* variable before any command starts: a bad one is one line, exit 2."""
+    try:
+        Settings.from_env()
+    except SettingsError as exc:
+        _fail(str(exc))
 
 
 def _progress() -> Progress:

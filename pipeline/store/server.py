@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +23,8 @@ class ServerStore:
         parts = urlsplit(url)
         # Never echo the password: describe the server by host and database only.
         self.description = f"ClickHouse server {parts.hostname}:{parts.port or 9000}{parts.path or ''}"
+        # The driver logs each failed connection try with a traceback; the StoreUnavailable raised says it once.
+        logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
         self._client = Client.from_url(url)
         self._client.settings["server_side_params"] = True
         self._lock = threading.Lock()
@@ -32,7 +35,7 @@ class ServerStore:
             try:
                 rows, columns = self._client.execute(sql, dict(params or {}), with_column_types=True)
             except (errors.Error, EOFError, OSError) as exc:
-                raise _store_error(exc) from None
+                raise _store_error(exc, self.description) from None
         return [c[0] for c in columns], [tuple(r) for r in rows]
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
@@ -53,7 +56,7 @@ class ServerStore:
                     types_check=False,
                 )
             except (errors.Error, EOFError, OSError) as exc:
-                raise _store_error(exc) from None
+                raise _store_error(exc, self.description) from None
         return len(rows)
 
     def close(self) -> None:
@@ -61,8 +64,8 @@ class ServerStore:
         self._client.disconnect()
 
 
-def _store_error(exc: Exception) -> StoreError:
+def _store_error(exc: Exception, server: str) -> StoreError:
     """clickhouse-driver's error as ours: lost connections and timeouts are outages."""
     if isinstance(exc, errors.NetworkError | errors.SocketTimeoutError | errors.UnexpectedPacketFromServerError | EOFError | OSError):
-        return StoreUnavailable(f"{type(exc).__name__}: {exc}")
+        return StoreUnavailable(f"{server} did not answer (check CX_CLICKHOUSE_URL): {type(exc).__name__}: {exc}")
     return error_from(str(exc), getattr(exc, "code", None))

@@ -24,7 +24,7 @@ from .receivers import Receivers
 
 CX = str(Path(sys.executable).with_name("cx"))
 SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _env(data_dir: Path, **extra) -> dict:

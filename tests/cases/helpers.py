@@ -64,7 +64,7 @@ class Agent:
     def _written(self, outcome: Outcome) -> Outcome:
         for case_id, (partition, state) in outcome.states.items():
             self.table[case_id] = CaseRecord(partition=partition, state=state).model_dump_json()
-        for case_id in outcome.evicted:
+        for case_id in outcome.forgotten:
             del self.table[case_id]
         self.book.commit(outcome)
         return outcome

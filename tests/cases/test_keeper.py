@@ -63,11 +63,11 @@ def test_keeper_writes_what_the_book_decides():
         assert done.breaches == [(a.case_id.encode(), a.model_dump_json().encode()) for a in outcome.alerts]
         assert done.alert_keys == [(a.alert_id, a.status) for a in outcome.alerts]
         assert done.changes == [(c.encode(), CaseRecord(partition=p, state=s).dump()) for c, (p, s) in outcome.states.items()] + [
-            (c.encode(), None) for c in outcome.evicted
+            (c.encode(), None) for c in outcome.forgotten
         ]
         for case_id, (_, state) in outcome.states.items():
             states[case_id] = state
-        for case_id in outcome.evicted:
+        for case_id in outcome.forgotten:
             states.pop(case_id, None)
         book.commit(outcome)
         alerts += len(outcome.alerts)

@@ -101,7 +101,7 @@ class Stream:
             self.cases[case_id] = {**row, "version": None}
         for case_id, (partition, state) in outcome.states.items():
             self.table[case_id] = CaseRecord(partition=partition, state=state).model_dump_json()
-        for case_id in outcome.evicted:
+        for case_id in outcome.forgotten:
             del self.table[case_id]
         self.book.commit(outcome)
 
@@ -208,6 +208,36 @@ def test_one_input_partition_read_ahead_of_another_raises_no_false_breach():
     breaches = [a for a in skewed.alerts if a[3] == "breach" and a[2] in ("first_response", "next_reply")]
     assert breaches == []
     assert skewed.views() == interleaved.views()
+
+
+def test_a_batch_redelivered_after_it_evicted_a_case_does_not_start_the_case_again():
+    # One input partition holds a whole case and, eight days later, another; the other partition is read
+    # first. The batch that reads the rest of the first partition also moves the clock (every input idle:
+    # the newest mark) past the case's quiet period, so it evicts the case whose events it brought. A
+    # kill before the ack redelivers that batch to a worker that restores its states from the table.
+    start = datetime(2025, 3, 10, 2, 0, tzinfo=UTC)
+    gone = [
+        _tp("GONE", "e0", "contact_opened", "customer", start),
+        _tp("GONE", "e1", "agent_reply", "agent", start + timedelta(seconds=20)),
+        _tp("GONE", "e2", "resolved", "agent", start + timedelta(minutes=5)),
+        _tp("GONE", "e3", "follow_up", "agent", start + timedelta(hours=2)),
+        _tp("GONE", "e4", "closed", "system", start + timedelta(hours=3)),
+    ]
+    later = [_tp("LATER", "e0", "contact_opened", "customer", start + timedelta(days=8))]
+    other = [_tp("OTHER", "e0", "contact_opened", "customer", start + timedelta(days=8, minutes=1))]
+    until = start + timedelta(days=30)
+    expected = ordered(sorted(gone + later + other, key=lambda e: e.ts), until)
+
+    stream = Stream([other, gone + later])
+    stream.batch([(0, 1)])
+    stream.batch([(1, 1)])  # the case opens: its first-response deadline is watched
+    stream.batch([(1, 5)])
+    assert "GONE" in stream.table and stream.state("GONE").gone is not None  # only its marker stays
+    stream.restart()
+    stream.batch([(1, 5)])
+    stream.finish(until)
+    assert stream.views() == expected.views()
+    assert stream.cases["GONE"]["events"] == 5 and "GONE" not in stream.table  # the marker went in its turn
 
 
 def test_one_event_stamped_hours_ahead_does_not_breach_the_other_cases():
