@@ -43,12 +43,23 @@ eval: $(STAMP)
 	$(BIN)/cx text eval --snownlp $(REVIEWS)/waimai_10k.test.csv $(REVIEWS)/chnsenticorp_hotel.test.csv tests/data/service_reviews.csv
 
 # docs/report.png: the HTML report of a demo run, screenshot by headless Chromium (apt install chromium).
+# The report page and one screenshot per dashboard in docs/ (needs a Chromium; not part of the tests).
+SHOT := chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+	--disable-component-update --disable-sync --hide-scrollbars --window-size=1400,9000
+TRIM := $(BIN)/python -c "import sys; from PIL import Image, ImageChops; i = Image.open(sys.argv[1]).convert('RGB'); \
+	box = ImageChops.difference(i, Image.new('RGB', i.size, i.getpixel((0, i.height - 1)))).getbbox(); \
+	i.crop((0, 0, i.width, min(i.height, box[3] + 24))).save(sys.argv[1], optimize=True)"
+
 report-png: $(STAMP)
 	CX_REPORT_PORT=off $(BIN)/cx demo --events 20000
 	$(BIN)/cx report --html .cx/report.html
-	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
-		--disable-component-update --disable-sync --user-data-dir=$$(mktemp -d) --hide-scrollbars \
-		--window-size=1400,2600 --screenshot=docs/report.png file://$(CURDIR)/.cx/report.html
+	$(SHOT) --user-data-dir=$$(mktemp -d) --screenshot=docs/report.png file://$(CURDIR)/.cx/report.html
+	$(TRIM) docs/report.png
+	for uid in cx-overview cx-latency cx-voice cx-closed-loop; do \
+		$(BIN)/cx report --html .cx/$$uid.html --dashboard $$uid && \
+		$(SHOT) --user-data-dir=$$(mktemp -d) --screenshot=docs/dashboard-$$uid.png file://$(CURDIR)/.cx/$$uid.html && \
+		$(TRIM) docs/dashboard-$$uid.png || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .cx build *.egg-info

@@ -213,6 +213,20 @@ def test_report_html_is_one_self_contained_page_with_charts_and_a_cjk_font(demo_
     assert len(covered) < 3000  # a subset, not the whole font
 
 
+def test_report_html_for_one_dashboard_holds_its_panels_only(demo_store, tmp_path):
+    env = {k: v for k, v in demo_store.items() if k not in ENV_ONLY}
+    page = tmp_path / "latency.html"
+    run = subprocess.run([CX, "report", "--html", str(page), "--dashboard", "cx-latency"], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = page.read_text(encoding="utf-8")
+    (latency,) = [b for b in DASHBOARDS if b.uid == "cx-latency"]
+    others = [p for b in DASHBOARDS if b.uid != "cx-latency" for p in b.panels if p.title not in {q.title for q in latency.panels}]
+    assert latency.title in text and all(p.title in text for p in latency.panels if p.key != "case_timeline")
+    assert not any(f"<h3>{p.title}</h3>" in text for p in others)
+    wrong = subprocess.run([CX, "report", "--html", str(page), "--dashboard", "cx-nope"], env=env, capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "cx-nope" in wrong.stderr and "cx-latency" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
 def test_the_demos_report_shows_what_the_store_holds_when_it_ends(demo_store):
     # The report the demo wrote as it ended (report.md) against the analyst view read afterwards.
     env = {k: v for k, v in demo_store.items() if k not in ENV_ONLY}

@@ -277,6 +277,9 @@ class Fold:
 
     def _owner(self, e: Entry) -> None:
         if e.actor is Actor.customer:
+            # Until someone takes it, the case waits in the queue of the department it came to.
+            if e.department and not self.measures.get("department"):
+                self.measures["department"] = e.department
             return
         # A transfer names the desk receiving the case (attrs.to_* when the event carries both).
         agent = (e.to_agent_id or e.agent_id) if e.kind is Kind.transfer else e.agent_id

@@ -372,10 +372,18 @@ def demo(
 def report(
     out_file: Annotated[Path | None, typer.Option("--out", help="Markdown file (default: CX_DATA_DIR/report.md)")] = None,
     html_file: Annotated[Path | None, typer.Option("--html", help="Also write the dashboards as one self-contained HTML page")] = None,
+    dashboard: Annotated[
+        list[str] | None, typer.Option("--dashboard", help="With --html: only this dashboard's section (its uid, e.g. cx-latency); repeatable")
+    ] = None,
 ) -> None:
     """Print the summary of what is in ClickHouse (landed rows, satisfaction and reply waits by channel,
     breaches by rule, notices) and write it as Markdown; --html adds the page with every panel."""
     from pipeline.page.render import write_page
+    from pipeline.panels import DASHBOARDS
+
+    known = [board.uid for board in DASHBOARDS]
+    if unknown := [uid for uid in dashboard or [] if uid not in known]:
+        _fail(f"--dashboard {unknown[0]}: no such dashboard; one of {', '.join(known)}")
     from pipeline.report import gather, print_summary, write_report
     from pipeline.store import StoreError, open_store
 
@@ -385,7 +393,7 @@ def report(
         summary = gather(store)
         print_summary(out, summary)
         path = write_report(summary, out_file or settings.data_dir / "report.md")
-        page = write_page(store, settings.targets, html_file) if html_file is not None else None
+        page = write_page(store, settings.targets, html_file, dashboard or ()) if html_file is not None else None
     except StoreError as exc:
         _fail(str(exc))
     console.print(f"report written to {path}")

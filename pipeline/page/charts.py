@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, PercentFormatter  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, PercentFormatter  # noqa: E402
 
 from pipeline.events.models import Channel  # noqa: E402
 
@@ -44,7 +44,8 @@ def _svg(fig) -> str:
 
 def _percent(axis, unit: str) -> None:
     if unit == "percentunit":
-        axis.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        # Decimals from the shown range: a share between 97% and 100% gets 97.5%, not 98% twice.
+        axis.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
 
 
 # One colour per channel in every chart, so "chat" is the same colour everywhere on the page.
@@ -70,8 +71,11 @@ def _duration(seconds: float, _pos=None) -> str:
 
 
 def _value_axis(axis, unit: str, values: list[float]) -> None:
-    """Percent as percent; durations in s/min/h/d, on a log axis when they span orders of magnitude."""
+    """Percent as percent; durations in s/min/h/d, on a log axis when they span orders of magnitude;
+    counts on whole numbers."""
     _percent(axis, unit)
+    if unit not in ("percentunit", "s") and all(v == v and float(v).is_integer() for v in values):
+        axis.yaxis.set_major_locator(MaxNLocator(integer=True))
     if unit == "s":
         positive = [v for v in values if v == v and v > 0]
         if positive and max(positive) / min(positive) > SPAN_FOR_LOG:

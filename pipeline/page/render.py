@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -94,14 +95,22 @@ def page_range(store: Store, days: int = 7) -> TimeRange:
     return TimeRange.around(max(whole.start, whole.end - timedelta(days=days)), whole.end)
 
 
-def render_page(store: Store, targets: Targets, time_range: TimeRange | None = None, refresh_s: int | None = None) -> str:
-    """The whole page as one HTML document: no scripts, styles or fonts fetched from anywhere."""
+def render_page(
+    store: Store,
+    targets: Targets,
+    time_range: TimeRange | None = None,
+    refresh_s: int | None = None,
+    dashboards: Sequence[str] = (),
+) -> str:
+    """The page as one HTML document (every dashboard, or those whose uids are given): nothing fetched from anywhere."""
     refresh_rollups(store)
     time_range = time_range or page_range(store)
     font = find_cjk_font()
     charts.use_font(font)
     sections = []
     for board in DASHBOARDS:
+        if dashboards and board.uid not in dashboards:
+            continue
         panels = []
         for panel in board.panels:
             if panel.key == "case_timeline":
@@ -136,8 +145,8 @@ def render_page(store: Store, targets: Targets, time_range: TimeRange | None = N
     )
 
 
-def write_page(store: Store, targets: Targets, path: Path) -> Path:
-    """Write the page to `path`."""
+def write_page(store: Store, targets: Targets, path: Path, dashboards: Sequence[str] = ()) -> Path:
+    """Write the page (every dashboard, or those whose uids are given) to `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_page(store, targets), encoding="utf-8")
+    path.write_text(render_page(store, targets, dashboards=dashboards), encoding="utf-8")
     return path
