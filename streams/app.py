@@ -14,7 +14,7 @@ from pipeline.store import Store
 from streams.bulk import Bulk
 from streams.consumer import Transport
 from streams.output import PRODUCER_REQUEST_TIMEOUT, Output
-from streams.recovery import CaseTableManager
+from streams.internals import CaseTableManager
 from streams.sink import Progress
 
 

@@ -26,6 +26,7 @@ from pipeline.cases.keeper import Settled
 from pipeline.cases.process import CaseProcess
 from pipeline.config import Settings
 from pipeline.sla.policy import load_policy
+from streams import internals
 from streams.bulk import Bulk
 from streams.sink import Progress, Sink
 from streams.topics import fetched_end, raw_topic, stop_worker_on_failure, subscribe_in_bulk, unread_after
@@ -152,14 +153,15 @@ def register_cases(
         # The changelog holds the states before the table does (and before the events are acked):
         # a failed send leaves both as they were, and the batch is taken again.
         await asyncio.gather(*await sink.output.send_to(table.changelog_topic.get_topic_name(), done.changes))
-        for key, value in done.changes:  # the store itself: the table's own `__setitem__` sends the record too
+        store = internals.table_store(table)
+        for key, value in done.changes:
             if value is None:
-                table.data.pop(key, None)
+                store.pop(key, None)
             else:
-                table.data[key] = value
+                store[key] = value
         progress.cases_evicted += done.evicted
         progress.case_updates += done.updates
-        progress.alert_keys.update(done.alert_keys)
+        progress.alerts_published += len(done.breaches)
 
     async def track_cases() -> None:
         nonlocal handed

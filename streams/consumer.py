@@ -16,6 +16,7 @@ from typing import Any
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
+from streams import internals
 from streams.bulk import Bulk
 
 
@@ -39,21 +40,21 @@ class Consumer(faust_aiokafka.Consumer):
     def fetched_end(self, tp: TP) -> tuple[int, float] | None:
         """The log end of `tp` as its last fetch reported it, and when (seconds since the epoch); None before one."""
         # Faust delegates `highwater` to the aiokafka consumer in its thread but not the fetch's time.
-        consumer = self._thread._ensure_consumer()
+        consumer = internals.kafka_consumer(self)
         end, at_ms = consumer.highwater(tp), consumer.last_poll_timestamp(tp)
         return None if end is None or at_ms is None else (end, at_ms / 1000)
 
     def start_position(self, tp: TP) -> int:
         """Where reading `tp` began on this assignment (its committed offset; 0 without one). Only
         meaningful until messages of `tp` are handed over (the read offset then follows them)."""
-        return self._read_offset.get(tp) or 0
+        return internals.read_offsets(self).get(tp) or 0
 
     async def _hand_over(self, bulk: Bulk, messages: list[Message]) -> None:
         await self.app.flow_control.acquire()  # none while the app's flow is suspended (recovery)
         await bulk.room()
         # What `_drain_messages` does per message: drop what was read before a seek, note gaps
         # (offsets with no message: compaction, transaction markers) so commits can pass them.
-        read = self._read_offset
+        read = internals.read_offsets(self)
         kept: list[Message] = []
         gaps: list[tuple[TP, int, int]] = []
         last: dict[TP, int | None] = {}
@@ -67,7 +68,7 @@ class Consumer(faust_aiokafka.Consumer):
             last[tp] = offset
             kept.append(message)
         for tp, start, end in gaps:
-            await self._add_gap(tp, start, end)
+            await internals.add_gap(self, tp, start, end)
         for message in kept:
             self.track_message(message)
         read.update(last)

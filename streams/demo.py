@@ -97,14 +97,15 @@ class _Watch:
             # Once the replay is over the clock follows the wall clock: a tick on it, settled, after
             # every touchpoint was applied means that what is overdue today has fired.
             return False
-        return self._notices_done(worker.alert_keys)
+        return self._notices_done(worker.alerts_published)
 
-    def _notices_done(self, published: set[tuple[str, str]]) -> bool:
-        # Every alert raised reached the notifier, and every notice due is delivered or recorded as
-        # failed (escalations not yet due are not due).
+    def _notices_done(self, published: int) -> bool:
+        # Every alert published reached the notifier (counts, not sets of ids: a long-running worker
+        # keeps nothing per alert), and every notice due is delivered or recorded as failed
+        # (escalations not yet due are not due).
         if self.notices is None:
             return True
-        return published <= self.notices.seen and not self.notices.busy()
+        return self.notices.alerts_taken >= published and not self.notices.busy()
 
 
 async def feed_and_wait(

@@ -17,6 +17,7 @@ from pipeline.delivery import NoticeRunner
 from pipeline.gc_tuning import collecting_less
 from pipeline.landing_pool import LandingPool
 from pipeline.store import Store
+from streams import internals
 from streams.app import create_app, create_notifier_app
 from streams.output import Output
 from streams.sink import Progress
@@ -40,6 +41,7 @@ async def run_worker(
 ) -> None:
     """Start the app (and the notifier, given `notices`), run until `until(app)` is true (or
     SIGINT/SIGTERM), then stop cleanly. The worker counts what it did in `progress`."""
+    internals.check()  # before anything starts: an upgraded Faust that changed a member is named now
     await asyncio.get_running_loop().run_in_executor(None, ensure_topics, settings)
     async with AsyncExitStack() as resources:
         resources.enter_context(collecting_less())

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from pipeline.broker.topics import CASE_EVENTS, SCORED
@@ -34,7 +34,7 @@ class Progress:
     largest_case_take: int = 0  # touchpoints
     case_updates: int = 0  # case states changed (events and fired deadlines)
     cases_evicted: int = 0  # closed cases removed from the case table after their quiet period
-    alert_keys: set[tuple[str, str]] = field(default_factory=set)  # (alert_id, status) published
+    alerts_published: int = 0  # breach, recovery and retraction messages the broker took
     ticks: int = 0
     # Touchpoints handed to the case process when the latest tick that found every watched partition
     # on the wall clock went through (-1: none yet); its writes had landed when this was set.

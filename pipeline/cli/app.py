@@ -94,17 +94,19 @@ def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     from pipeline.delivery.runner import open_notices
     from pipeline.sla import PolicyError, load_policy
     from pipeline.store import StoreError, open_store
+    from streams.internals import EngineMismatch, check
     from streams.runner import run_worker
 
     _logging(verbose)
     logging.getLogger("cx").setLevel(logging.INFO)
     settings = Settings.from_env()
     try:
+        check()  # an upgraded Faust or aiokafka that changed a member the engine uses
         load_policy(settings.sla_policy)  # a mistake in it is said now, not by a child process later
         ensure_topics(settings)  # no broker: said in one line before the store, page and worker start
         store = open_store(settings)
         notices = open_notices(settings, store)
-    except (StoreError, AlertsConfigError, PolicyError, BrokerUnavailable) as exc:
+    except (StoreError, AlertsConfigError, PolicyError, BrokerUnavailable, EngineMismatch) as exc:
         _fail(str(exc))
     console.print(f"worker [bold]{settings.app_id}[/]: {settings.kafka_bootstrap} -> {store.description}")
     page = _serve_page(settings, store)

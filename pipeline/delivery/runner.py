@@ -53,7 +53,7 @@ class NoticeRunner:
         self._wall = wall
         self._outbox: dict[str, deque[Notice]] = {s.name: deque() for s in subscribers.subscribers}
         self._tasks: dict[str, asyncio.Task] = {}
-        self.seen: set[tuple[str, str]] = set()  # (alert_id, status) taken off the topic
+        self.alerts_taken = 0  # alert messages taken off the topic
         self.outcomes: Counter[tuple[str, str]] = Counter()  # (subscriber, delivered|failed) -> notices
 
     async def offer(self, batch: Sequence[tuple[int, Alert]]) -> list[list[Key]]:
@@ -76,7 +76,7 @@ class NoticeRunner:
             # One clock for escalations: alerts carry their detection time (event time on replay).
             self.clock.observe(0, alert.detected_at)
             keys = self.dispatcher.offer(alert, messages.get(alert.case_id), received_at=now)
-            self.seen.add((alert.alert_id, alert.status))
+            self.alerts_taken += 1
             out.append(keys)
         self.pump()
         return out
