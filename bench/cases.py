@@ -23,7 +23,8 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import pct, waiting_chat_case
+from bench.common import pct
+from harness.workloads import waiting_chat_case
 from pipeline.broker import LocalBroker
 from pipeline.cases import CaseState
 from pipeline.cases.book import CaseBook, StreamClock

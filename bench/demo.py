@@ -20,7 +20,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.common import CX, work_dir
+from bench.common import work_dir
+from harness.processes import CX
 from pipeline.report import WALL_TIME
 
 GOAL = 4_000  # events/s, start-up included

@@ -26,7 +26,8 @@ from aiohttp import web
 
 from pipeline.alerts import parse_subscribers
 from pipeline.alerts.render import Renderer
-from bench.common import pct, waiting_chat_case
+from bench.common import pct
+from harness.workloads import waiting_chat_case
 from pipeline.broker import LocalBroker, free_port
 from pipeline.cases.book import StreamClock
 from pipeline.cases.rows import Alert, alert_id

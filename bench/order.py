@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 import faust
-from kafka import KafkaProducer
 
+from harness.workloads import unkeyed
 from pipeline.broker import LocalBroker, ensure_topics
 from pipeline.config import Settings
 from pipeline.generate import generate
@@ -30,22 +29,6 @@ from streams.runner import run_worker
 from streams.sink import Progress
 
 ALERTS = "SELECT case_id, rule, status, toString(deadline) FROM cx.v_alerts"
-
-
-def unkeyed(settings: Settings, lines: list[str], seed: int, first: int | None = None) -> None:
-    """Each line without a key to a random partition; with `first`, that partition's lines go first."""
-    rng = random.Random(seed)
-    routed = []
-    for line in lines:
-        topic = settings.topic("cx.touchpoints" if '"event_id"' in line else "cx.reviews")
-        routed.append((topic, rng.randrange(settings.partitions), line))
-    if first is not None:
-        routed.sort(key=lambda r: r[1] != first)  # stable: each partition keeps its own order
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
-    for topic, partition, line in routed:
-        producer.send(topic, value=line.encode(), partition=partition)
-    producer.flush()
-    producer.close()
 
 
 def run(settings: Settings, store, total: int) -> set[tuple]:

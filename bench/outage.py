@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import rss_mb
+from harness.processes import rss_mb
 from pipeline.broker import LocalBroker
 from pipeline.config import Settings
 from pipeline.generate import generate
@@ -26,7 +26,7 @@ from pipeline.store.base import scalar
 from pipeline.store.tables import DLQ
 from streams.demo import feed_and_wait
 
-from tests.faults import Outage
+from harness.faults import Outage
 
 
 def main() -> None:

@@ -12,26 +12,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import CX, rss_mb, work_dir
+from bench.common import work_dir
+from harness.processes import CX, rss_mb, worker_status
 from pipeline.broker import LocalBroker, ensure_topics
 from pipeline.config import Settings
 from pipeline.generate import generate
 from pipeline.produce import produce_lines
-
-STATUS = re.compile(r"case table: (\d+) cases held, (\d+) evicted, (\d+) touchpoints applied")
-
-
-def worker_status(log: Path) -> tuple[int, int, int] | None:
-    """The last case-table figures a worker logged: (cases held, evicted, touchpoints applied)."""
-    found = STATUS.findall(log.read_text(errors="replace"))
-    return tuple(map(int, found[-1])) if found else None  # type: ignore[return-value]
-
 
 def soak(bootstrap: str, workdir: Path, marks: list[int], evict_after: str, seed: int = 5, stall_after: float = 300.0) -> list[dict]:
     """Feed up to each mark, wait until the worker applied it all, then read its memory."""

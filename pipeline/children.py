@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -15,13 +16,18 @@ from pipeline.gc_tuning import collect_less
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """Ask the kernel to send this process SIGTERM when its parent dies, by SIGKILL too (Linux only)."""
+def die_with_parent(parent: int | None = None) -> None:
+    """Ask the kernel to send this process SIGTERM when its parent dies, by SIGKILL too (Linux only);
+    given the parent's pid, end now if it died before the request was made."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
-        pass  # not Linux: the process outlives a killed parent
+        return  # not Linux: the process outlives a killed parent
+    # The kernel only signals deaths after the request: a parent killed while this process was still
+    # starting (a spawned process imports for a second or more) leaves it orphaned for good.
+    if parent is not None and os.getppid() != parent:
+        os._exit(0)
 
 
 def worker_processes(processes: int, initializer: Callable[..., None], *initargs: Any) -> ProcessPoolExecutor:
@@ -44,7 +50,8 @@ def start_now(executor: Executor) -> None:
 
 def _start_child(initializer: Callable[..., None], *initargs: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent()
+    parent = multiprocessing.parent_process()
+    die_with_parent(parent.pid if parent is not None else None)
     initializer(*initargs)
     collect_less()
 

@@ -20,7 +20,7 @@ from pipeline.store.base import scalar
 from pipeline.store.tables import CASES
 from streams.demo import feed_and_wait
 
-from .faults import Outage
+from harness.faults import Outage
 from .cases.helpers import NAMES, SCENARIOS, alerts_of, load_events, load_expected, replay
 from .test_views import figures
 

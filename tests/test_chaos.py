@@ -5,7 +5,7 @@ window: the endpoint accepted it, the worker died before writing the ledger row)
 
 import pytest
 
-from bench.chaos import run_chaos
+from harness.chaos import run_chaos
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900), pytest.mark.slow]
 

@@ -17,7 +17,7 @@ from pipeline.store.tables import DLQ, EVENT_IDS, REVIEWS, TOUCHPOINTS
 from streams.demo import feed_and_wait
 from streams.sink import Sink
 
-from tests.faults import Outage
+from harness.faults import Outage
 
 TP = {
     "event_id": "E1", "case_id": "C1", "customer_id": "U1", "channel": "chat", "kind": "customer_message",

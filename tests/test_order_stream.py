@@ -27,8 +27,8 @@ from pipeline.store import empty_data_tables
 from streams.runner import run_worker
 from streams.sink import Progress
 
-from bench.chaos import cx_sql
-from bench.order import unkeyed as unkeyed_at_random
+from harness.processes import cx_sql
+from harness.workloads import unkeyed as unkeyed_at_random
 
 CX = str(Path(sys.executable).with_name("cx"))
 EVENTS = 1500

@@ -15,7 +15,7 @@ from pipeline.store.tables import DLQ, TOUCHPOINTS
 from streams.demo import feed_and_wait
 from streams.sink import Sink
 
-from tests.faults import Outage
+from harness.faults import Outage
 
 
 def _touchpoint_rows(n: int) -> list[dict]:

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos import CX, cx_sql
-from bench.common import waiting_chat_case
-from bench.soak import worker_status
+from harness.processes import CX, cx_sql, worker_status
+from harness.workloads import waiting_chat_case
 from pipeline.broker import ensure_topics
 from pipeline.cases import apply
 from pipeline.config import Settings
@@ -32,7 +31,7 @@ from pipeline.produce import produce_lines
 from pipeline.sla import Rule, load_policy
 from streams.cases import STATUS_SECONDS
 
-from tests.alerts.receivers import Received, Receivers
+from harness.receivers import Received, Receivers
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from pipeline.broker.local import free_port
 from pipeline.delivery import Sender
 
 from .helpers import make_alert, subscribers
-from .receivers import MailBox, Receivers
+from harness.receivers import MailBox, Receivers
 
 SECRETS = {"webhook": "hook-secret", "dingtalk": "SECding", "feishu": "feishu-secret"}
 ENV = {"HOOK": "hook-secret", "DING": "SECding", "FEI": "feishu-secret", "WRONG": "not-the-secret"}

@@ -17,10 +17,10 @@ from kafka import KafkaProducer
 from pipeline.broker import ensure_topics
 from pipeline.config import Settings
 
-from bench.chaos import cx_sql
+from harness.processes import cx_sql
 
 from .helpers import make_alert
-from .receivers import Receivers
+from harness.receivers import Receivers
 
 CX = str(Path(sys.executable).with_name("cx"))
 SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"

@@ -10,7 +10,7 @@ from pipeline.delivery.context import last_customer_messages
 from pipeline.store.base import scalar
 
 from .helpers import make_alert, subscribers
-from .receivers import Receivers
+from harness.receivers import Receivers
 
 SUBS = """
 subscribers:

@@ -1,0 +1,39 @@
+"""`cx` as a subprocess, the way a user runs it, and what can be read from outside a worker process."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+CX = str(Path(sys.executable).with_name("cx"))  # the `cx` command of this environment
+
+
+def cx_sql(query: str, env: dict) -> list[list[str]]:
+    """Rows of a query through `cx sql` (the embedded store belongs to the worker process)."""
+    wrapped = f"SELECT concat('<', arrayStringConcat(array(*), '~'), '>') AS row FROM ({query})"
+    out = subprocess.run([CX, "sql", wrapped], env={**env, "COLUMNS": "400"}, capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return [line[line.index("<") + 1 : line.rindex(">")].split("~") for line in out.stdout.splitlines() if "<" in line]
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+STATUS = re.compile(r"case table: (\d+) cases held, (\d+) evicted, (\d+) touchpoints applied")
+
+
+def worker_status(log: Path) -> tuple[int, int, int] | None:
+    """The last case-table figures a worker logged: (cases held, evicted, touchpoints applied)."""
+    found = STATUS.findall(log.read_text(errors="replace"))
+    return tuple(map(int, found[-1])) if found else None  # type: ignore[return-value]
