@@ -22,7 +22,7 @@ from faust.types import TP, Message
 
 from pipeline.broker.topics import BREACHES, CASE_EVENTS
 from pipeline.cases.clock import LogEnds
-from pipeline.cases.keeper import Settled
+from pipeline.cases.keeper import CaseWrites
 from pipeline.cases.process import CaseProcess
 from pipeline.config import Settings
 from pipeline.sla.policy import load_policy
@@ -91,7 +91,7 @@ def register_cases(
     # changelog and is given the unacked batches again.
     crash_on_failure = stop_worker_on_failure(app, log, "writing case updates")
 
-    def settle_next(done: Settled, messages: Sequence[Message] = ()) -> asyncio.Task:
+    def settle_next(done: CaseWrites, messages: Sequence[Message] = ()) -> asyncio.Task:
         # Written in the order the keeper decided; `messages` are acked once theirs landed.
         previous = writing[-1] if writing else None
 
@@ -139,7 +139,7 @@ def register_cases(
                 applied.pop(partition, None)
             ends.forget(gone)
 
-    async def settle(done: Settled) -> None:
+    async def settle(done: CaseWrites) -> None:
         if done.empty:
             return
         # Publish first, then write rows, then record the state. The broker must hold each breach

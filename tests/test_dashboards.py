@@ -137,7 +137,11 @@ def demo_store(tmp_path_factory):
     data = tmp_path_factory.mktemp("demo")
     env = {**os.environ, "CX_DATA_DIR": str(data), "CX_REPORT_PORT": "0", "COLUMNS": "200"}
     env.pop("CX_CLICKHOUSE_URL", None)
-    demo = subprocess.Popen([CX, "demo", "--events", "4000", "--serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Started as a background job would be (SIGINT ignored), it must still stop on Ctrl-C's signal.
+    demo = subprocess.Popen(
+        [CX, "demo", "--events", "4000", "--serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
     said, urls = [], []
     deadline = time.monotonic() + 400
     for line in demo.stderr:

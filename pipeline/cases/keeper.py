@@ -1,7 +1,7 @@
 """A worker's case states and the book over them, as the case agent drives them, ready to run apart.
 
 `CaseKeeper` owns the states (the case table's content), so only bytes and rows cross to the
-stream: case-feed messages in, breach messages, rows and changelog records out (`Settled`). The
+stream: case-feed messages in, breach messages, rows and changelog records out (`CaseWrites`). The
 case agent runs it in a process of its own (`pipeline.cases.process`); the stream keeps the broker
 and the store. Unlike `CaseBook`'s, an outcome is current at once, so the next batch can be applied
 while this one is written: a write that fails stops the worker, whose successor rebuilds the states
@@ -25,7 +25,7 @@ Stored = bytes | dict  # a case table value: the changelog's JSON (written here)
 
 
 @dataclass
-class Settled:
+class CaseWrites:
     """What a batch or a tick produced, in the form it is written: breach messages (key, JSON),
     rows per table, changelog records (case id, state JSON; None: the case is forgotten)."""
 
@@ -80,7 +80,7 @@ class CaseKeeper:
 
     def on_events(
         self, packs: Sequence[tuple[int, bytes]], behind: Iterable[int] = (), still: Mapping[int, float] | None = None
-    ) -> Settled:
+    ) -> CaseWrites:
         """Apply the case events of case-feed messages (partition, value), in order."""
         self._behind, self._still = frozenset(behind), still or {}
         batch: list[tuple[int, CaseEvent]] = []
@@ -90,19 +90,19 @@ class CaseKeeper:
             batch += [(partition, event) for event in events]
             if reported:
                 marks.setdefault(partition, []).extend(reported)
-        settled = self._settled(self.book.on_events(batch, marks))
-        settled.events = len(batch)
-        return settled
+        writes = self._writes(self.book.on_events(batch, marks))
+        writes.events = len(batch)
+        return writes
 
-    def on_tick(self, behind: Iterable[int] = (), still: Mapping[int, float] | None = None) -> Settled:
+    def on_tick(self, behind: Iterable[int] = (), still: Mapping[int, float] | None = None) -> CaseWrites:
         """Fire what the clock says is due, on every partition."""
         self._behind, self._still = frozenset(behind), still or {}
         live = all(self.clock.live(p) for p in self.book.due)
-        settled = self._settled(self.book.on_tick())
-        settled.live = live
-        return settled
+        writes = self._writes(self.book.on_tick())
+        writes.live = live
+        return writes
 
-    def _settled(self, outcome: Outcome) -> Settled:
+    def _writes(self, outcome: Outcome) -> CaseWrites:
         rows: dict[str, list[dict]] = {}
         if outcome.responses:
             rows[RESPONSES] = [r.row() for r in outcome.responses]
@@ -116,7 +116,7 @@ class CaseKeeper:
             (c.encode(), CaseRecord(partition=p, state=state).dump()) for c, (p, state) in outcome.states.items()
         ]
         changes += [(c.encode(), None) for c in outcome.forgotten]  # tombstones: compaction drops the case
-        settled = Settled(
+        writes = CaseWrites(
             breaches=[(a.case_id.encode(), a.model_dump_json().encode()) for a in outcome.alerts],
             rows=rows,
             changes=changes,
@@ -125,7 +125,7 @@ class CaseKeeper:
             evicted=len(outcome.evicted),
         )
         self._commit(outcome)
-        return settled
+        return writes
 
     def _commit(self, outcome: Outcome) -> None:
         for case_id, (_, state) in outcome.states.items():

@@ -1,6 +1,6 @@
 """The worker's `CaseKeeper` in a process of its own, so case updates use a core the stream does not.
 
-Only case-feed bytes go in and `Settled` (rows, messages, changelog JSON) comes out: the states stay
+Only case-feed bytes go in and `CaseWrites` (rows, messages, changelog JSON) comes out: the states stay
 in that process (shipping them both ways cost more than the update itself). Calls run one at a time,
 in the order made. With `own_process=False` the same keeper runs in a thread of this process.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline.cases.book import ClockMode
 from pipeline.cases.clock import MAX_CLOCK_AHEAD, ODD_TIME_JUMP
-from pipeline.cases.keeper import CaseKeeper, Settled, Stored
+from pipeline.cases.keeper import CaseKeeper, CaseWrites, Stored
 from pipeline.children import start_now, worker_processes
 from pipeline.gc_tuning import collect_by_hand, collect_if_due
 from pipeline.sla.policy import load_policy
@@ -69,11 +69,11 @@ class CaseProcess:
 
     async def on_events(
         self, packs: Sequence[tuple[int, bytes]], behind: Iterable[int], still: Mapping[int, float] | None = None
-    ) -> Settled:
+    ) -> CaseWrites:
         """Apply case-feed messages (partition, value); see `CaseKeeper.on_events`."""
         return await self._run("on_events", list(packs), frozenset(behind), dict(still or {}))
 
-    async def on_tick(self, behind: Iterable[int], still: Mapping[int, float] | None = None) -> Settled:
+    async def on_tick(self, behind: Iterable[int], still: Mapping[int, float] | None = None) -> CaseWrites:
         """Fire what is due; see `CaseKeeper.on_tick`."""
         return await self._run("on_tick", frozenset(behind), dict(still or {}))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -54,6 +53,15 @@ def _settings_first() -> None:
         _fail(str(exc))
 
 
+def _stop_on_signal() -> threading.Event:
+    """An event SIGINT or SIGTERM sets: a command that serves until Ctrl-C stops on either, even
+    started as a background job (which starts with SIGINT ignored, so no KeyboardInterrupt comes)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -77,10 +85,7 @@ def broker(
             f"Workers against it: CX_KAFKA_BOOTSTRAP={local.bootstrap} "
             "CX_KAFKA_SESSION_TIMEOUT=6 cx worker. Ctrl-C stops it."
         )
-        stop = threading.Event()
-        # SIGTERM (and SIGINT, which a background job may have ignored) stop the broker cleanly.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        stop = _stop_on_signal()
         while local.running and not stop.wait(0.5):
             pass
 
@@ -364,8 +369,7 @@ def demo(
     if page is not None:
         if serve:
             console.print(f"serving {page.url} until Ctrl-C")
-            with contextlib.suppress(KeyboardInterrupt):
-                threading.Event().wait()
+            _stop_on_signal().wait()
         page.stop()
     _leave(store)
 

@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 from pipeline.cases.book import CaseBook, StreamClock
-from pipeline.cases.keeper import CaseKeeper, Settled
+from pipeline.cases.keeper import CaseKeeper, CaseWrites
 from pipeline.cases.process import CaseProcess
 from pipeline.cases.state import CaseEvent, CaseRecord
 from pipeline.events import Touchpoint, parse_touchpoint
@@ -40,7 +40,7 @@ def _batches(events: int = 1500, per_batch: int = 60) -> list[list[tuple[int, by
 BATCHES = _batches()
 
 
-def _run(keeper: CaseKeeper, batches) -> list[Settled]:
+def _run(keeper: CaseKeeper, batches) -> list[CaseWrites]:
     out = []
     for packs in batches:
         out.append(keeper.on_events(packs))
@@ -131,7 +131,7 @@ def test_case_process_gives_what_the_keeper_gives(own_process):
     here = CaseKeeper(POLICY, clock="event")
     expected = [*_run(here, BATCHES[:8]), here.on_tick()]
 
-    async def run() -> list[Settled]:
+    async def run() -> list[CaseWrites]:
         keeper = CaseProcess(clock="event", own_process=own_process)
         try:
             out = []
