@@ -3,7 +3,7 @@ messages (its memory stays flat), nothing valid reaches the DLQ, and it catches 
 
     python -m bench.outage [--events 30000] [--outage 60]
 
-The fault switch sits at the store boundary (tests/faults.py): the embedded engine cannot be stopped
+The fault switch sits at the store boundary (harness/faults.py): the embedded engine cannot be stopped
 on its own, so every insert fails as ClickHouse's "connection refused" for the outage's length.
 """
 
