@@ -10,8 +10,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# setuptools prints an information-only notice on every editable install ("be careful with folders
+# ... with the same name as your package"); it says nothing about this project, so it is not shown.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test,train]'
+	PYTHONWARNINGS=ignore::UserWarning:setuptools.command.editable_wheel $(BIN)/pip install --quiet -e '.[test,train]'
 	touch $(STAMP)
 
 install: $(STAMP)
