@@ -142,20 +142,25 @@ def demo_store(tmp_path_factory):
         [CX, "demo", "--events", "4000", "--serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )  # fmt: skip
-    said, urls = [], []
-    deadline = time.monotonic() + 400
-    for line in demo.stderr:
-        said.append(line)
-        if line.startswith("live report page: "):
-            urls.append(line.split()[3])
-        if line.startswith("serving ") or time.monotonic() > deadline:
-            break
-    assert urls and said[-1].startswith("serving "), "".join(said)[-3000:]
-    with urllib.request.urlopen(urls[0], timeout=120) as response:
-        env["live page"] = response.read().decode("utf-8")
-        env["live page type"] = response.headers["Content-Type"]
-    demo.send_signal(signal.SIGINT)
-    assert demo.wait(timeout=60) == 0
+    try:
+        said, urls = [], []
+        deadline = time.monotonic() + 400
+        for line in demo.stderr:
+            said.append(line)
+            if line.startswith("live report page: "):
+                urls.append(line.split()[3])
+            if line.startswith("serving ") or time.monotonic() > deadline:
+                break
+        assert urls and said[-1].startswith("serving "), "".join(said)[-3000:]
+        with urllib.request.urlopen(urls[0], timeout=120) as response:
+            env["live page"] = response.read().decode("utf-8")
+            env["live page type"] = response.headers["Content-Type"]
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=60) == 0
+    finally:
+        if demo.poll() is None:  # a failed fixture leaves no demo serving behind
+            demo.kill()
+            demo.wait()
     return env
 
 
