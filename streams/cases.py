@@ -53,7 +53,7 @@ def register_cases(
         log.warning("the SLA policy lists no public holidays for %d: business-hour waits count them as workdays", this_year)
     topic = raw_topic(app, settings, CASE_EVENTS)
     # The states live in the case process; the table holds their changelog JSON (what this worker
-    # wrote) or it decoded (what it restored), for a restart or rebalance to hand back. `settle`
+    # wrote) or it decoded (what it restored), for a restart or rebalance to hand back. `write`
     # writes the changelog itself, through the batching output producer (Faust sends one record per
     # table write), on the partition the raw key hashes to: the case
     # id's hash, which also places the case feed's packs, so a case's state and its events share a
@@ -85,20 +85,20 @@ def register_cases(
 
     handed = 0  # touchpoints handed to the keeper by this worker
     lock = asyncio.Lock()  # one keeper call at a time, and none while partitions change hands
-    writing: deque[asyncio.Task] = deque()  # settles in flight, each after the one before
+    writing: deque[asyncio.Task] = deque()  # writes in flight, each after the one before
 
     # The keeper went on past a batch whose writes failed: its successor rebuilds the states from the
     # changelog and is given the unacked batches again.
     crash_on_failure = stop_worker_on_failure(app, log, "writing case updates")
 
-    def settle_next(done: CaseWrites, messages: Sequence[Message] = ()) -> asyncio.Task:
+    def write_next(done: CaseWrites, messages: Sequence[Message] = ()) -> asyncio.Task:
         # Written in the order the keeper decided; `messages` are acked once theirs landed.
         previous = writing[-1] if writing else None
 
         async def in_order() -> None:
             if previous is not None:
                 await previous
-            await settle(done)
+            await write(done)
             for message in messages:
                 app.consumer.ack(message)
             progress.case_events += done.events
@@ -139,7 +139,7 @@ def register_cases(
                 applied.pop(partition, None)
             ends.forget(gone)
 
-    async def settle(done: CaseWrites) -> None:
+    async def write(done: CaseWrites) -> None:
         if done.empty:
             return
         # Publish first, then write rows, then record the state. The broker must hold each breach
@@ -187,7 +187,7 @@ def register_cases(
                     packs = [(message.partition, message.value or b"") for message in taken]
                     done = await keeper.on_events(packs, behind(), still())
                     handed += done.events
-                    settle_next(done, taken)
+                    write_next(done, taken)
                 progress.case_takes += 1
                 progress.largest_case_take = max(progress.largest_case_take, done.events)
         except Exception as exc:
@@ -203,7 +203,7 @@ def register_cases(
         async with lock:
             done = await keeper.on_tick(behind(), still())
             through = handed  # every touchpoint handed over so far was applied before this tick
-            written = settle_next(done)
+            written = write_next(done)
         await written
         progress.ticks += 1
         if done.live:
