@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.cases.clock import MAX_CLOCK_AHEAD, ODD_TIME_JUMP
 from pipeline.sla.policy import Duration
+from pipeline.validation import reason
 
 # Tansu holds a group's first join for half the session timeout (measured: 3 s at 6 s, 2 s at 3 s);
 # a heartbeat every 0.5 s (streams.app) still leaves six chances before a worker counts as gone.
@@ -187,7 +188,7 @@ def _first_mistake(exc: ValidationError) -> str:
     shown = "" if secret or "input" not in err else f"={err['input']!r}"
     name = f"{prefix}{'_'.join(loc).upper()}" if loc else prefix.rstrip("_")
     hint = "durations as 30s, 5m, 4h, 3d or seconds; " if err["type"].startswith("time_delta") else ""
-    return f"{name}{shown}: {err['msg'].removeprefix('Value error, ')} ({hint}see docs/configuration.md)"
+    return f"{name}{shown}: {reason(err)} ({hint}see docs/configuration.md)"
 
 
 def _default(field) -> str:

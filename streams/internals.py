@@ -11,6 +11,7 @@ start-up with `EngineMismatch` naming the member, never silently mid-stream.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections import Counter
@@ -85,13 +86,19 @@ MEMBERS: tuple[Member, ...] = (
 def check(members: Sequence[Member] = MEMBERS) -> None:
     """Raise `EngineMismatch` naming every member that changed; warn when the versions differ but all fit."""
     installed = {"faust-streaming": faust.__version__, "aiokafka": aiokafka.__version__}
-    problems = [f"{m.qualified} {p} (used for: {m.why})" for m in members if (p := m.problem())]
+    problems = _problems(tuple(members))
     if problems:
         raise EngineMismatch(
             f"installed {_versions(installed)}, built against {_versions(BUILT_AGAINST)}: " + "; ".join(problems)
         )
     if installed != BUILT_AGAINST:
         log.warning("installed %s, built against %s; every internal member used still fits", _versions(installed), _versions(BUILT_AGAINST))
+
+
+@functools.cache
+def _problems(members: tuple[Member, ...]) -> list[str]:
+    # Once per process: `cx worker` checks before anything starts, and `run_worker` for every other caller.
+    return [f"{m.qualified} {p} (used for: {m.why})" for m in members if (p := m.problem())]
 
 
 def _versions(versions: dict[str, str]) -> str:

@@ -11,7 +11,6 @@ from typing import Any, Generic, Literal, NamedTuple, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from pipeline.cases.rows import AHEAD_OF_WALL_CLOCK, FAR_AHEAD
-
 from pipeline.sla.policy import Duration
 
 

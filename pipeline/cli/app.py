@@ -386,12 +386,12 @@ def report(
     breaches by rule, notices) and write it as Markdown; --html adds the page with every panel."""
     from pipeline.page.render import write_page
     from pipeline.panels import DASHBOARDS
+    from pipeline.report import gather, print_summary, write_report
+    from pipeline.store import StoreError, open_store
 
     known = [board.uid for board in DASHBOARDS]
     if unknown := [uid for uid in dashboard or [] if uid not in known]:
         _fail(f"--dashboard {unknown[0]}: no such dashboard; one of {', '.join(known)}")
-    from pipeline.report import gather, print_summary, write_report
-    from pipeline.store import StoreError, open_store
 
     settings = Settings.from_env()
     try:

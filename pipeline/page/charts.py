@@ -42,12 +42,6 @@ def _svg(fig) -> str:
     return text[text.index("<svg") :]
 
 
-def _percent(axis, unit: str) -> None:
-    if unit == "percentunit":
-        # Decimals from the shown range: a share between 97% and 100% gets 97.5%, not 98% twice.
-        axis.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
-
-
 # One colour per channel in every chart, so "chat" is the same colour everywhere on the page.
 CHANNEL_COLOURS = dict(zip((c.value for c in Channel), PALETTE, strict=False))
 SMALL_MULTIPLES = 4  # more series than this are drawn one small chart each, not over each other
@@ -73,8 +67,10 @@ def _duration(seconds: float, _pos=None) -> str:
 def _value_axis(axis, unit: str, values: list[float]) -> None:
     """Percent as percent; durations in s/min/h/d, on a log axis when they span orders of magnitude;
     counts on whole numbers."""
-    _percent(axis, unit)
-    if unit not in ("percentunit", "s") and all(v == v and float(v).is_integer() for v in values):
+    if unit == "percentunit":
+        # Decimals from the shown range: a share between 97% and 100% gets 97.5%, not 98% twice.
+        axis.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    elif unit != "s" and all(v == v and float(v).is_integer() for v in values):
         axis.yaxis.set_major_locator(MaxNLocator(integer=True))
     if unit == "s":
         positive = [v for v in values if v == v and v > 0]
