@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench chaos outage soak eval clean report-png
+.PHONY: demo test install bench chaos storm outage soak eval clean report-png
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench: $(STAMP)
 # events (~25 min), and 60 s of refused ClickHouse writes while events flow (~3 min).
 chaos: $(STAMP)
 	$(BIN)/python -m bench.chaos --events 100000 --kills 10
+
+storm: $(STAMP)
+	$(BIN)/python -m bench.storm --events 50000 --changes 10 --runs 5
 
 outage: $(STAMP)
 	$(BIN)/python -m bench.outage --events 30000 --outage 60

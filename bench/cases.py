@@ -34,11 +34,11 @@ from pipeline.config import Settings
 from pipeline.events import Touchpoint, parse_touchpoint
 from pipeline.gc_tuning import collect_by_hand, collect_if_due, collecting_less
 from pipeline.generate import generate
-from pipeline.landing import case_event, pack_case_events
+from pipeline.cases.feed import case_event, pack_case_events
 from pipeline.sla import load_policy
 from pipeline.store import exit_without_teardown, open_store
-from streams.runner import group_settled, run_worker
-from streams.sink import Progress
+from streams.worker import group_settled, run_worker
+from streams.progress import Progress
 
 
 def _touchpoint_lines(events: int) -> list[str]:
@@ -114,7 +114,7 @@ def stream_updates_per_s(settings: Settings, store, lines: list[str]) -> tuple[f
                 return True
             return False
 
-        await run_worker(settings, store, until=until, poll=0.02, handle_signals=False, progress=progress)
+        await run_worker(settings, store, until=until, poll=0.02, progress=progress)
 
     asyncio.run(run())
     seconds = marks["last"] - marks["first"]
@@ -145,7 +145,7 @@ def live_breach_delays(settings: Settings, store, cases: int) -> list[float]:
                 seen.setdefault(case_id, wall)
             return len(seen) >= cases or time.time() > now.timestamp() + 90
 
-        await run_worker(live, store, until=until, poll=0.05, handle_signals=False)
+        await run_worker(live, store, until=until, poll=0.05)
 
     asyncio.run(run())
     return sorted(seen[c] - deadlines[c].timestamp() for c in seen)

@@ -33,8 +33,8 @@ from pipeline.broker import LocalBroker
 from pipeline.config import Settings
 from pipeline.generate import generate
 from pipeline.store import exit_without_teardown, open_store
-from streams.runner import group_settled, run_worker
-from streams.sink import Progress
+from streams.worker import group_settled, run_worker
+from streams.progress import Progress
 
 PACE = 0.005  # seconds: the producer sleeps only when the next line is due later than this
 KEPT_UP = 0.97  # of the offered rate, landing and case state alike: the stream keeps up
@@ -113,7 +113,7 @@ def run(settings: Settings, lines: list[str], rate: float) -> Run:
                 bool(fed) and fed[0].done() and progress.landed >= len(lines) and progress.case_events >= progress.case_feed
             )
 
-        await run_worker(settings, store, until=until, poll=0.05, handle_signals=False, progress=progress)
+        await run_worker(settings, store, until=until, poll=0.05, progress=progress)
         return fed[0].result()
 
     with producer:

@@ -35,7 +35,7 @@ from pipeline.config import Settings
 from pipeline.delivery import Ledger, NoticeRunner, Sender
 from pipeline.produce import produce_lines
 from pipeline.store import exit_without_teardown, open_store
-from streams.runner import group_settled, run_worker
+from streams.worker import group_settled, run_worker
 
 
 class Endpoint:
@@ -92,7 +92,7 @@ def live_delays(settings: Settings, store, endpoint: Endpoint, cases: int) -> li
             got = sum(1 for k in deadlines if k in endpoint.arrived)
             return got >= cases or time.time() > now.timestamp() + 100
 
-        await run_worker(live, store, until=until, poll=0.05, handle_signals=False, notices=notices)
+        await run_worker(live, store, until=until, poll=0.05, notices=notices)
 
     asyncio.run(run())
     return sorted(endpoint.arrived[k] - d for k, d in deadlines.items() if k in endpoint.arrived)

@@ -25,8 +25,8 @@ from pipeline.config import Settings
 from pipeline.generate import generate
 from pipeline.produce import produce_lines
 from pipeline.store import empty_data_tables, exit_without_teardown, open_store
-from streams.runner import run_worker
-from streams.sink import Progress
+from streams.worker import run_worker
+from streams.progress import Progress
 
 ALERTS = "SELECT case_id, rule, status, toString(deadline) FROM cx.v_alerts"
 
@@ -38,7 +38,7 @@ def run(settings: Settings, store, total: int) -> set[tuple]:
     async def done(app: faust.App) -> bool:
         return progress.caught_up(total)
 
-    asyncio.run(run_worker(settings, store, until=done, poll=0.5, handle_signals=False, progress=progress))
+    asyncio.run(run_worker(settings, store, until=done, poll=0.5, progress=progress))
     return {tuple(map(str, r)) for r in store.query(ALERTS)[1]}
 
 

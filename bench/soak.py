@@ -3,8 +3,9 @@
     python -m bench.soak [--events 1000000] [--marks 100000,500000] [--evict-after 7d]
 
 The events are fed in stages; after each stage the worker catches up and its resident memory is
-read, with the case table's size as the worker logs it (cases held, closed cases evicted). Case
-state is what grows with traffic, so flat memory from 500k to 1M says it stays bounded. Pass
+read, with the case table's size as the worker logs it (cases held, closed cases evicted) and the
+sizes of everything else it tracks (notice keys, commits in flight, caches). Case state is what grows
+with traffic, so flat memory from 500k to 1M says it stays bounded. Pass
 `--evict-after 100000d` for the baseline without eviction.
 """
 
@@ -18,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import work_dir
-from harness.processes import CX, rss_mb, worker_status
+from harness.processes import CX, rss_mb, worker_status, worker_tracked
+from harness.receivers import Receivers
 from pipeline.broker import LocalBroker, ensure_topics
 from pipeline.config import Settings
 from pipeline.generate import generate
@@ -44,7 +46,12 @@ def soak(bootstrap: str, workdir: Path, marks: list[int], evict_after: str, seed
     }  # fmt: skip
     log = workdir / "worker.log"
     rows = []
-    with open(log, "w") as out:
+    # Breach notices to a webhook on loopback, so the notifier's memory is part of what is measured.
+    receivers = Receivers()
+    subscribers = workdir / "subscribers.yaml"
+    subscribers.write_text(f"subscribers:\n  - {{name: hook, channel: webhook, url: '{receivers.url('webhook')}', rate_limit_per_minute: 600}}\n")
+    env["CX_ALERTS_CONFIG"] = str(subscribers)
+    with receivers, open(log, "w") as out:
         # -v: Faust's and aiokafka's rebalance and recovery steps go to the log too.
         worker = subprocess.Popen([CX, "worker", "-v"], env=env, stdout=out, stderr=out)
         try:
@@ -68,7 +75,7 @@ def soak(bootstrap: str, workdir: Path, marks: list[int], evict_after: str, seed
                 rows.append({
                     "events": mark, "touchpoints_applied": applied, "cases_held": held, "cases_evicted": evicted,
                     "rss_mb": round(rss_mb(worker.pid), 1), "peak_rss_mb": round(max(peak, rss_mb(worker.pid)), 1),
-                    "seconds": round(time.monotonic() - started, 1),
+                    "seconds": round(time.monotonic() - started, 1), "tracked": worker_tracked(log),
                 })  # fmt: skip
                 print(rows[-1], flush=True)
         finally:
@@ -99,6 +106,9 @@ def main() -> None:
             f" {r['rss_mb']:>7} {r['peak_rss_mb']:>8} {r['seconds']:>6}"
         )
     print(f"  RSS growth, last stage / first: {rows[-1]['rss_mb'] / rows[0]['rss_mb']:.2f}x")
+    print("  what the worker tracks (its last report before each mark):")
+    for name in rows[-1]["tracked"]:
+        print(f"    {name:24}", "  ".join(f"{r['tracked'].get(name, '-'):>8}" for r in rows))
 
 
 if __name__ == "__main__":

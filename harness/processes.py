@@ -37,3 +37,12 @@ def worker_status(log: Path) -> tuple[int, int, int] | None:
     """The last case-table figures a worker logged: (cases held, evicted, touchpoints applied)."""
     found = STATUS.findall(log.read_text(errors="replace"))
     return tuple(map(int, found[-1])) if found else None  # type: ignore[return-value]
+
+
+TRACKED = re.compile(r"tracked: (.*)")
+
+
+def worker_tracked(log: Path) -> dict[str, int]:
+    """The sizes of what a worker tracks, as it last logged them ({} before its first report)."""
+    found = TRACKED.findall(log.read_text(errors="replace"))
+    return {name: int(size) for name, size in (item.split("=") for item in found[-1].split(", "))} if found else {}

@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
 
 from pipeline.gc_tuning import collect_less
@@ -43,9 +43,10 @@ def worker_processes(processes: int, initializer: Callable[..., None], *initargs
     )
 
 
-def start_now(executor: Executor) -> None:
-    """Start a worker process now (imports and loading take a second or two), not on the first call."""
-    executor.submit(_ready)
+def start_now(executor: Executor) -> Future:
+    """Start a worker process now (imports and loading take a second or two), not on the first call;
+    the future is done once it has loaded."""
+    return executor.submit(_ready)
 
 
 def _start_child(initializer: Callable[..., None], *initargs: Any) -> None:

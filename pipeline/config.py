@@ -10,17 +10,18 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.cases.clock import MAX_CLOCK_AHEAD, ODD_TIME_JUMP
+from pipeline.errors import CxError
 from pipeline.sla.policy import Duration
 from pipeline.validation import reason
 
 # Tansu holds a group's first join for half the session timeout (measured: 3 s at 6 s, 2 s at 3 s);
-# a heartbeat every 0.5 s (streams.app) still leaves six chances before a worker counts as gone.
+# a heartbeat every 0.5 s (streams.kafka.app) still leaves six chances before a worker counts as gone.
 LOCAL_SESSION_TIMEOUT = 3.0
 # Every variable is CX_<FIELD>; an empty value counts as unset. Secrets are SecretStr: they print as ****.
 _ENV = SettingsConfigDict(env_prefix="CX_", env_ignore_empty=True, extra="forbid")
 
 
-class SettingsError(ValueError):
+class SettingsError(CxError, ValueError):
     """A CX_* variable holds a value the settings cannot take: the message names the variable and why; fix it."""
 
 
@@ -86,6 +87,13 @@ class Settings(BaseSettings):
         "the case table's changelog); every Kafka client since 2.1 reads zstd",
     )
     kafka_session_timeout: float = Field(default=10.0, gt=0, description="consumer session timeout in seconds; a group join waits up to half of it")
+    kafka_rebalance_timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="how long a rebalance waits for each worker to commit its batches in flight and rejoin, in seconds;"
+        " a worker slower than this is dropped from the group mid-handover (its batches are redone by the next owner);"
+        " unset: the session timeout (on Kafka, 60 is the usual value; see docs/operations.md)",
+    )
     clock: Literal["auto", "event", "wall"] = Field(
         default="auto",
         description="what judges deadlines: `event` (the watermark aligned across input partitions), `wall` (the wall "
@@ -126,6 +134,20 @@ class Settings(BaseSettings):
     alerts_config: Path | None = Field(default=None, description="the breach-notice subscribers file; unset: no notices")
     grafana_url: str | None = Field(default=None, description="Grafana base URL: notices link to the case on the latency dashboard")
     smtp_password: SecretStr | None = Field(default=None, description="password for e-mail subscribers' SMTP login (a secret)")
+    ingest_tokens: SecretStr | None = Field(
+        default=None,
+        description="`cx ingest`: `source=token,...`, one bearer token per sending system (a secret: never logged); "
+        "unset: `cx ingest` refuses to start",
+    )
+    ingest_host: str = Field(default="127.0.0.1", description="`cx ingest` binds here (loopback unless told otherwise)")
+    ingest_port: int = Field(default=8788, ge=0, le=65535, description="`cx ingest`'s port")
+    ingest_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="`cx ingest`: a larger request body is refused (413)")
+    ingest_rate_per_second: float = Field(
+        default=5000.0, gt=0, description="`cx ingest`: events per second each source may send (a burst of one second's worth; then 429)"
+    )
+    ingest_ack_timeout: float = Field(
+        default=15.0, gt=0, description="`cx ingest`: seconds to wait for the broker to acknowledge a request's events (then 503)"
+    )
     text_retention_days: int = Field(
         default=180, ge=1, description="raw text (messages, reviews, tokens, DLQ payloads) is emptied this many days after its event"
     )

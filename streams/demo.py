@@ -1,4 +1,4 @@
-"""Feed lines to a running worker and wait until everything landed (the demo's and tests' driver)."""
+"""`cx demo`'s feed: run a worker, produce the lines, and wait until everything landed and was judged."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ import faust
 
 from pipeline.config import Settings
 from pipeline.delivery import NoticeRunner
+from pipeline.errors import CxError
 from pipeline.produce import Fed, produce_lines
 from pipeline.store import Store
 from pipeline.summary import Landed, landed, store_now
-from streams.runner import run_worker
-from streams.sink import Progress
+from streams.worker import run_worker
+from streams.progress import Progress
 
 COUNT_SECONDS = 2.0  # how often the demo asks ClickHouse what landed while the feed runs
 
 
-class NotLanded(RuntimeError):
+class NotLanded(CxError, RuntimeError):
     """Events stopped arriving in ClickHouse before all of them landed."""
 
 
@@ -126,6 +127,6 @@ async def feed_and_wait(
     started = time.monotonic()
     since = await asyncio.get_running_loop().run_in_executor(None, store_now, store)
     watch = _Watch(settings, store, lines, since, on_sent, on_landed, stall_timeout, until_live, notices)
-    await run_worker(settings, store, until=watch.done, poll=0.5, handle_signals=False, notices=notices, progress=watch.progress)
+    await run_worker(settings, store, until=watch.done, poll=0.5, notices=notices, progress=watch.progress)
     assert watch.feed is not None
     return FeedResult(fed=watch.feed.result(), landed=watch.now, seconds=time.monotonic() - started, progress=watch.progress)

@@ -9,7 +9,8 @@ from pipeline.cases.rows import Alert
 from pipeline.delivery.ledger import delivery_rows
 from pipeline.delivery.send import Delivery
 from pipeline.generate import generate
-from pipeline.landing import Message, land_reviews, land_touchpoints, read_case_event
+from pipeline.cases.feed import read_case_event
+from pipeline.landing import Message, land_reviews, land_touchpoints
 from pipeline.sla import load_policy
 from pipeline.store.tables import ALERT_DELIVERIES, ALERTS, CASES, RESPONSES
 

@@ -4,7 +4,7 @@ import asyncio
 
 from faust.types import Message
 
-from streams.bulk import Bulk
+from streams.kafka.bulk import Bulk
 from tests.records import fetched
 
 

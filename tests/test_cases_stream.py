@@ -13,7 +13,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from pipeline.events import Touchpoint
-from pipeline.landing import read_case_events
+from pipeline.cases.feed import read_case_events
 from pipeline.sla import load_policy
 from pipeline.store import empty_data_tables
 from pipeline.store.base import scalar

@@ -13,8 +13,8 @@ from tests.test_broker import _alive
 
 SCRIPT = """
 import multiprocessing, sys, time
-from pipeline.cases.process import CaseProcess
-from pipeline.landing_pool import LandingPool
+from streams.pools.cases import CaseProcess
+from streams.pools.landing import LandingPool
 
 if __name__ == "__main__":
     pool, keeper = LandingPool(1), CaseProcess(clock="event")

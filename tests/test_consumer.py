@@ -11,10 +11,10 @@ from faust.types import TP
 from kafka import KafkaProducer
 
 from pipeline.config import Settings
-from streams.app import faust_app
-from streams.bulk import Bulk
-from streams.consumer import Consumer
-from streams.topics import fetched_end
+from streams.kafka.app import faust_app
+from streams.kafka.bulk import Bulk
+from streams.kafka.consumer import Consumer
+from streams.kafka.topics import fetched_end
 from tests.records import fetched
 
 
@@ -68,7 +68,7 @@ def test_a_rebalance_cuts_a_bulk_hand_over_short_before_anything_is_tracked(new_
 
 
 def test_the_fetched_log_end_and_when_it_was_fetched_come_from_the_broker(settings):
-    # The case clock's `still` figures are read from these (streams.cases): a wrong end or time would
+    # The case clock's `still` figures are read from these (streams.agents.cases): a wrong end or time would
     # make a replay look idle too soon, or never sooner than idle_after.
     name = settings.topic("ends")
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)

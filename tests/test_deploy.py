@@ -43,8 +43,13 @@ def test_dockerfile_installs_the_package_not_the_source_tree():
 def test_kubernetes_manifests():
     kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
     docs = [d for path in kustomization["resources"] for d in yaml.safe_load_all((DEPLOY / path).read_text())]
-    by_kind = {d["kind"]: d for d in docs}
+    by_kind = {d["kind"]: d for d in docs if d["metadata"]["name"] != "cx-ingest"}
     assert set(by_kind) == {"ConfigMap", "Deployment", "PodDisruptionBudget"}
+    ingest = {d["kind"]: d for d in docs if d["metadata"]["name"] == "cx-ingest"}
+    assert set(ingest) == {"Deployment", "Service"}
+    (front,) = ingest["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert front["command"] == ["cx", "ingest"] and front["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert [e["name"] for e in front["env"]] == ["CX_INGEST_TOKENS"] and "secretKeyRef" in front["env"][0]["valueFrom"]
     (files,) = kustomization["configMapGenerator"]
     for entry in files["files"]:
         assert (DEPLOY / entry.split("=")[-1]).is_file(), entry
@@ -73,7 +78,7 @@ def test_every_setting_is_documented_and_deployed():
     """Every CX_* variable the code reads is in the configuration doc and set (or referenced) in the deploy files."""
     readme = (DEPLOY.parent / "docs" / "configuration.md").read_text()
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    k8s = (DEPLOY / "k8s" / "config.yaml").read_text() + (DEPLOY / "k8s" / "worker.yaml").read_text()
+    k8s = "".join((DEPLOY / "k8s" / name).read_text() for name in ("config.yaml", "worker.yaml", "ingest.yaml"))
     read_by_code = set(Settings.variables())
     source = "\n".join(p.read_text() for root in ("pipeline", "streams", "dashboards") for p in (DEPLOY.parent / root).rglob("*.py"))
     mentioned = set(re.findall(r"\bCX_[A-Z][A-Z_]*[A-Z]\b", source)) - {"CX_TARGET"}

@@ -48,7 +48,7 @@ def test_by_hand_no_automatic_collections_and_a_due_one_frees_cycles():
 def test_the_case_process_collects_by_hand():
     from datetime import timedelta
 
-    from pipeline.cases import process
+    from streams.pools import cases as process
 
     try:
         process._start_keeper(None, "event", timedelta(minutes=10), timedelta(days=7), timedelta(minutes=5), timedelta(hours=1))  # what the process runs first

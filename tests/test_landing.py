@@ -5,15 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 from pipeline.cases.state import CaseEvent, Entry
 from pipeline.events import Touchpoint
-from pipeline.landing import (
-    Message,
-    land_reviews,
-    land_touchpoints,
-    pack_case_events,
-    read_case_event,
-    read_case_events,
-    wants_more,
-)
+from pipeline.cases.feed import pack_case_events, read_case_event, read_case_events
+from pipeline.landing import Message, land_reviews, land_touchpoints, wants_more
 
 TP = {
     "event_id": "E1", "case_id": "C1", "customer_id": "U1", "channel": "phone", "kind": "customer_message",

@@ -11,7 +11,7 @@ import pytest
 from pipeline.generate import generate
 from pipeline.identity import FirstUse
 from pipeline.landing import Message, land_reviews, land_touchpoints
-from pipeline.landing_pool import LandingPool, candidate_ids, first_uses_in
+from streams.pools.landing import LandingPool, candidate_ids, first_uses_in
 from pipeline.store.tables import DLQ, REVIEWS, TOUCHPOINTS
 
 TP = {

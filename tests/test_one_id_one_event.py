@@ -15,7 +15,7 @@ from pipeline.landing import Message, land_reviews, land_touchpoints
 from pipeline.store.base import scalar
 from pipeline.store.tables import DLQ, EVENT_IDS, REVIEWS, TOUCHPOINTS
 from streams.demo import feed_and_wait
-from streams.sink import Sink
+from streams.sinks.clickhouse import ClickHouseSink
 
 from harness.faults import Outage
 
@@ -94,7 +94,7 @@ def test_ids_already_landed_are_looked_up_in_clickhouse(clean_store):
 def test_the_lookup_waits_out_an_outage(clean_store):
     clean_store.insert(EVENT_IDS, land_touchpoints(_msgs(TP)).rows[EVENT_IDS])
     down = Outage(clean_store, seconds=1.5, reads=True)
-    sink = Sink(down, output=None, max_backoff=0.5)
+    sink = ClickHouseSink(down, max_backoff=0.5)
     started = time.monotonic()
     known = asyncio.run(sink.first_uses(TOUCHPOINTS, ["E1"]))
     assert time.monotonic() - started >= 1.5 and sink.outage_retries == down.refused >= 2

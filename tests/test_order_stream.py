@@ -24,8 +24,8 @@ from pipeline.config import Settings
 from pipeline.generate import generate
 from pipeline.produce import produce_lines
 from pipeline.store import empty_data_tables
-from streams.runner import run_worker
-from streams.sink import Progress
+from streams.worker import run_worker
+from streams.progress import Progress
 
 from harness.processes import cx_sql
 from harness.workloads import unkeyed as unkeyed_at_random
@@ -56,7 +56,7 @@ def _run_in_process(settings: Settings, store, total: int) -> None:
     async def done(app: faust.App) -> bool:
         return progress.caught_up(total)
 
-    asyncio.run(asyncio.wait_for(run_worker(settings, store, until=done, poll=0.5, handle_signals=False, progress=progress), 240))
+    asyncio.run(asyncio.wait_for(run_worker(settings, store, until=done, poll=0.5, progress=progress), 240))
 
 
 def _views(query) -> tuple[list, list]:

@@ -11,8 +11,8 @@ from kafka.partitioner.default import murmur2
 from pipeline.broker import LocalBroker, ensure_topics
 from pipeline.broker.topics import CASE_EVENTS
 from pipeline.config import Settings
-from streams import output as output_module
-from streams.output import OUTPUT_BATCH_BYTES, Output
+from streams.kafka import output as output_module
+from streams.kafka.output import OUTPUT_BATCH_BYTES, Output
 from tests.records import batch_codecs, read_topic
 
 
@@ -28,14 +28,13 @@ def test_messages_land_once_in_their_keys_partition_in_order_and_batched(setting
         await output.start()
         try:
             sent = await output.send(CASE_EVENTS, messages)
-            await asyncio.gather(*sent)
-            return len(sent)
+            return list(await asyncio.gather(*sent))
         finally:
             await output.stop()
 
-    batches = asyncio.run(send())
+    landed = asyncio.run(send())
     # ~3 MB in batches of OUTPUT_BATCH_BYTES: many messages per send, more than one send per partition.
-    assert settings.partitions < batches < len(messages) // 10
+    assert settings.partitions < len(landed) < len(messages) // 10
 
     with batch_codecs() as codecs:
         got = read_topic(settings, settings.topic(CASE_EVENTS), len(messages))
@@ -47,6 +46,8 @@ def test_messages_land_once_in_their_keys_partition_in_order_and_batched(setting
     for partition in range(settings.partitions):
         order = [json.loads(r.value)["n"] for r in sorted(got, key=lambda r: r.offset) if r.partition == partition]
         assert order == sorted(order)
+        # Each batch's future says where its last message landed: the partition's last, for the last batch.
+        assert max(s.last_offset for s in landed if s.partition == partition) == max(r.offset for r in got if r.partition == partition)
 
 
 def test_packed_messages_go_where_their_keys_would_each_pack_holding_only_that_partitions_values(settings):

@@ -9,9 +9,9 @@ from pipeline.broker.offsets import end_offsets
 from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
 from pipeline.generate import generate
 from pipeline.store.base import scalar
-from streams.cases import CATCH_UP_LANDINGS
+from streams.agents.cases import CATCH_UP_LANDINGS
 from streams.demo import feed_and_wait
-from streams.runner import run_worker
+from streams.worker import run_worker
 
 
 def test_5000_events_with_50_malformed_land_exactly_once(settings, clean_store):
@@ -98,5 +98,5 @@ def test_worker_stops_cleanly_when_told(settings, store):
         calls["n"] += 1
         return calls["n"] >= 3
 
-    asyncio.run(run_worker(settings, store, until=after_three_polls, poll=0.1, handle_signals=False))
+    asyncio.run(run_worker(settings, store, until=after_three_polls, poll=0.1))
     assert calls["n"] == 3

@@ -13,7 +13,7 @@ from pipeline.store.base import scalar
 from pipeline.store.exceptions import error_from
 from pipeline.store.tables import DLQ, TOUCHPOINTS
 from streams.demo import feed_and_wait
-from streams.sink import Sink
+from streams.sinks.clickhouse import ClickHouseSink
 
 from harness.faults import Outage
 
@@ -62,7 +62,7 @@ def test_a_row_that_cannot_be_written_as_json_is_refused_as_data(clean_store):
 def test_a_refused_row_goes_alone_to_the_dlq_with_clickhouses_reason(clean_store):
     rows = _touchpoint_rows(200)
     rows[7] = dict(rows[7], ts="not a time")
-    asyncio.run(Sink(clean_store, output=None).insert_rows({TOUCHPOINTS: rows}))
+    asyncio.run(ClickHouseSink(clean_store).insert_rows({TOUCHPOINTS: rows}))
     assert scalar(clean_store, "SELECT count() FROM cx.v_touchpoints") == len(rows) - 1
     (reason,) = [r for (r,) in clean_store.query(f"SELECT reason FROM {DLQ}")[1]]
     assert reason.startswith("ClickHouse refused the row:") and "Code: 41." in reason and "CANNOT_PARSE_DATETIME" in reason
@@ -71,7 +71,7 @@ def test_a_refused_row_goes_alone_to_the_dlq_with_clickhouses_reason(clean_store
 def test_an_outage_is_waited_out_and_nothing_is_dead_lettered(clean_store):
     rows = _touchpoint_rows(200)
     down = Outage(clean_store, seconds=2.0)
-    sink = Sink(down, output=None, max_backoff=0.5)
+    sink = ClickHouseSink(down, max_backoff=0.5)
     started = time.monotonic()
     asyncio.run(sink.insert_rows({TOUCHPOINTS: rows}))
     assert time.monotonic() - started >= 2.0 and sink.outage_retries == down.refused >= 2

@@ -29,7 +29,7 @@ from pipeline.events import Channel, Priority, Touchpoint, parse_touchpoint
 from pipeline.generate import generate
 from pipeline.produce import produce_lines
 from pipeline.sla import Rule, load_policy
-from streams.cases import STATUS_SECONDS
+from streams.worker import STATUS_SECONDS
 
 from harness.receivers import Received, Receivers
 

@@ -1,5 +1,5 @@
 """Breach notices, as plain logic: the subscribers file, routing, rendering, signing, rate limits,
-digests and escalation. Delivery over the network is `pipeline.delivery`; the agent is `streams.notify`."""
+digests and escalation. Delivery over the network is `pipeline.delivery`; the agent is `streams.agents.notify`."""
 
 from pipeline.alerts.dispatch import Dispatcher
 from pipeline.alerts.exceptions import AlertsConfigError

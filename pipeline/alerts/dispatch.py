@@ -18,6 +18,11 @@ from pipeline.alerts.subscribers import Subscriber, SubscribersFile
 from pipeline.cases.rows import Alert
 
 
+# Settled keys remembered (a few MB): older ones are asked of the ledger again when their alert
+# comes back (`NoticeRunner.offer`), so a long-running notifier does not grow with every alert.
+SETTLED_KEPT = 50_000
+
+
 @dataclass
 class _Escalation:
     due: datetime
@@ -29,7 +34,8 @@ class Dispatcher:
 
     def __init__(self, subscribers: SubscribersFile):
         self.subscribers = subscribers
-        self.settled: set[Key] = set()
+        # Keys settled, newest last; bounded: the runner asks the ledger again for each batch's alerts.
+        self.settled: dict[Key, None] = {}
         self.open: set[Key] = set()
         self._queues: dict[str, list[Item]] = {s.name: [] for s in subscribers.subscribers}
         self._released: dict[str, deque[float]] = {s.name: deque() for s in subscribers.subscribers}
@@ -38,12 +44,19 @@ class Dispatcher:
     def settle(self, keys: Iterable[Key]) -> None:
         """Keys the ledger holds (delivered or given up on, now or before): never send them again."""
         for key in keys:
-            self.settled.add(key)
+            self.settled.pop(key, None)
+            self.settled[key] = None
             self.open.discard(key)
+        while len(self.settled) > SETTLED_KEPT:
+            del self.settled[next(iter(self.settled))]
 
     def is_settled(self, keys: Iterable[Key]) -> bool:
         """Whether none of `keys` is still waiting to be sent or escalated."""
         return not any(k in self.open for k in keys)
+
+    def armed(self) -> int:
+        """Escalations waiting for their time."""
+        return len(self._escalations)
 
     def queued(self) -> int:
         """Notices waiting for a slot (escalations not yet due excluded)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pipeline.errors import CxError
 
-class BrokerError(RuntimeError):
+
+class BrokerError(CxError, RuntimeError):
     """The local broker could not be started."""
 
 

@@ -2,7 +2,7 @@
 
 `CaseKeeper` owns the states (the case table's content), so only bytes and rows cross to the
 stream: case-feed messages in, breach messages, rows and changelog records out (`CaseWrites`). The
-case agent runs it in a process of its own (`pipeline.cases.process`); the stream keeps the broker
+case agent runs it in a process of its own (`streams.pools.cases`); the stream keeps the broker
 and the store. Unlike `CaseBook`'s, an outcome is current at once, so the next batch can be applied
 while this one is written: a write that fails stops the worker, whose successor rebuilds the states
 from the changelog (what was written) and is given the unacked batches again.
@@ -16,8 +16,8 @@ from datetime import timedelta
 
 from pipeline.cases.book import CaseBook, ClockMode, Outcome, StreamClock
 from pipeline.cases.clock import MAX_CLOCK_AHEAD, ODD_TIME_JUMP, InputMark
+from pipeline.cases.feed import read_case_feed
 from pipeline.cases.state import CaseEvent, CaseRecord, CaseState
-from pipeline.landing import read_case_feed
 from pipeline.sla.policy import SlaPolicy
 from pipeline.store.tables import ALERTS, CASES, LATE_EVENTS, RESPONSES
 

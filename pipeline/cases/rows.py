@@ -1,4 +1,4 @@
-"""Output rows: `cx.responses`, `cx.alerts` and `cx.cases` (columns as in pipeline/schemas/clickhouse/002_cases.sql)."""
+"""Output rows: `cx.responses`, `cx.alerts` and `cx.cases` (columns as in schemas/clickhouse/002_cases.sql)."""
 
 from __future__ import annotations
 

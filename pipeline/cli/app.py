@@ -99,9 +99,11 @@ def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     from pipeline.delivery.runner import open_notices
     from pipeline.sla import PolicyError, load_policy
     from pipeline.store import StoreError, open_store
-    from streams.internals import EngineMismatch, check
-    from streams.runner import run_worker
+    from streams.kafka.internals import EngineMismatch, check
+    from streams.worker import run_worker
 
+    # A stop asked for while the worker starts (an orchestrator's SIGTERM) is a clean exit too.
+    stop = _stop_on_signal()
     _logging(verbose)
     logging.getLogger("cx").setLevel(logging.INFO)
     settings = Settings.from_env()
@@ -116,7 +118,7 @@ def worker(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) ->
     console.print(f"worker [bold]{settings.app_id}[/]: {settings.kafka_bootstrap} -> {store.description}")
     page = _serve_page(settings, store)
     try:
-        asyncio.run(run_worker(settings, store, notices=notices))
+        asyncio.run(run_worker(settings, store, notices=notices, stop=stop))
     finally:
         if page is not None:
             page.stop()
@@ -168,6 +170,48 @@ def produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, he
         if numbers:
             shown = ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else "")
             _fail(f"{len(numbers)} lines were not sent, {why}; send them again: line {shown}")
+
+
+@app.command()
+def ingest(
+    port: Annotated[int | None, typer.Option(help="Port (default: CX_INGEST_PORT; 0: a free one)")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: CX_INGEST_HOST, loopback)")] = None,
+) -> None:
+    """Serve POST /v1/touchpoints and /v1/reviews: events to Kafka, answered once the broker holds them."""
+    from pipeline.broker.exceptions import BrokerUnavailable
+    from pipeline.ingest.service import parse_tokens, serve
+
+    _logging(False)
+    logging.getLogger("cx").setLevel(logging.INFO)
+    settings = Settings.from_env()
+    if settings.ingest_tokens is None:
+        _fail("CX_INGEST_TOKENS is not set: give each sending system a token, e.g. CX_INGEST_TOKENS='crm=...,chat=...' (see docs/ingest.md)")
+    try:
+        sources = sorted(set(parse_tokens(settings.ingest_tokens.get_secret_value()).values()))
+    except ValueError as exc:
+        _fail(str(exc))
+    stopped = _stop_on_signal()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+
+        async def watch() -> None:  # the signal handler sets a threading event: look at it from the loop
+            while not stopped.is_set():
+                await asyncio.sleep(0.2)
+            stop.set()
+
+        watching = asyncio.ensure_future(watch())
+        try:
+            await serve(settings, stop, port, host, lambda url: console.print(f"cx ingest at [bold]{url}[/] for {', '.join(sources)}"))
+        finally:
+            watching.cancel()
+
+    try:
+        asyncio.run(run())
+    except BrokerUnavailable as exc:
+        _fail(str(exc))
+    except OSError as exc:  # the port is taken, the address is not ours
+        _fail(f"cannot listen: {exc}")
 
 
 @app.command()
@@ -415,7 +459,13 @@ app.add_typer(sla.app, name="sla")
 
 def main() -> None:
     """Entry point of the `cx` script."""
-    app()
+    from pipeline.errors import CxError
+
+    try:
+        app()
+    except CxError as exc:  # one we raise on purpose and no command caught: its message, not a traceback
+        console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

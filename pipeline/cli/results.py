@@ -11,6 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from pipeline.errors import CxError
+
 OutputFormat = Literal["table", "csv", "tsv", "json", "jsonl"]
 FORMATS: tuple[str, ...] = ("table", "csv", "tsv", "json", "jsonl")
 
@@ -23,7 +25,7 @@ _CLAUSE_FORMATS = {
 _FORMAT_CLAUSE = re.compile(r"\s+FORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
 
 
-class UnknownFormat(ValueError):
+class UnknownFormat(CxError, ValueError):
     """A FORMAT clause naming a format `cx sql` does not write."""
 
 

@@ -1,7 +1,9 @@
 """Delivery errors, named for what the caller should do."""
 
+from pipeline.errors import CxError
 
-class DeliveryError(RuntimeError):
+
+class DeliveryError(CxError, RuntimeError):
     """A delivery attempt failed."""
 
 

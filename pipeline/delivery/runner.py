@@ -121,6 +121,16 @@ class NoticeRunner:
         """Whether every key is delivered, failed or no longer needed."""
         return self.dispatcher.is_settled(keys)
 
+    def tracked(self) -> dict[str, int]:
+        """The sizes of what the notifier keeps between batches (bounded: see `Dispatcher`)."""
+        d = self.dispatcher
+        return {
+            "notice_keys_settled": len(d.settled),
+            "notice_keys_open": len(d.open),
+            "notices_queued": d.queued() + sum(len(o) for o in self._outbox.values()),
+            "escalations_armed": d.armed(),
+        }
+
     def busy(self) -> bool:
         """Whether anything due is queued or being sent (escalations not yet due do not count)."""
         return self.dispatcher.queued() > 0 or any(self._outbox.values())

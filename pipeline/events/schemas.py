@@ -1,4 +1,4 @@
-"""JSON Schemas of the input events, generated from the models and committed as package data in `pipeline/schemas/`.
+"""JSON Schemas of the input events, generated from the models and committed as package data in `schemas/`.
 
 Regenerate after a model change: `python -m pipeline.events.schemas`.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from pipeline.events.models import Review, Touchpoint
 
 # The package folder itself: regenerating writes the files that ship.
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(str(resources.files("schemas")))
 MODELS = {"touchpoint": Touchpoint, "review": Review}
 
 
@@ -27,7 +27,7 @@ def json_schemas() -> dict[str, str]:
 
 def committed_schema(file_name: str) -> str:
     """A shipped JSON Schema's text (package data, so it works from any install)."""
-    return resources.files("pipeline.schemas").joinpath(file_name).read_text(encoding="utf-8")
+    return resources.files("schemas").joinpath(file_name).read_text(encoding="utf-8")
 
 
 def write_schemas(folder: Path = SCHEMA_DIR) -> list[Path]:

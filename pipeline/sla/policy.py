@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline.errors import CxError
 from pipeline.events.models import Channel, Priority
 from pipeline.sla.business_hours import BusinessHours
 from pipeline.validation import first_error
@@ -121,7 +122,7 @@ class SlaPolicy(_Strict):
         return end - start, self.business_hours.between(start, end)
 
 
-class PolicyError(ValueError):
+class PolicyError(CxError, ValueError):
     """The SLA policy file is wrong: fix it (the message names the file and field); do not retry."""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+from pipeline.errors import CxError
 
-class StoreError(RuntimeError):
+
+class StoreError(CxError, RuntimeError):
     """A statement failed; the message is ClickHouse's (or the driver's)."""
 
     def __init__(self, message: str, code: int | None = None):

@@ -1,4 +1,4 @@
-"""Apply the packaged `pipeline/schemas/clickhouse/NNN_*.sql` in order, each exactly once, recorded in `cx.schema_migrations`."""
+"""Apply the packaged `schemas/clickhouse/NNN_*.sql` in order, each exactly once, recorded in `cx.schema_migrations`."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 def migrations_dir() -> Traversable:
     """The migrations shipped with the package (package data: a plain install and the image have them)."""
-    return resources.files("pipeline.schemas").joinpath("clickhouse")
+    return resources.files("schemas").joinpath("clickhouse")
 
 
 @dataclass(frozen=True)

@@ -166,3 +166,16 @@ def test_a_retraction_cancels_the_escalation_and_tells_whoever_heard_of_it():
     d.offer(make_alert(1, status="retracted"))
     notices = d.due(1100.0, breach.deadline + timedelta(minutes=30))
     assert sorted((n.kind, n.subscriber.name) for n in notices) == [("retracted", "duty"), ("retracted", "leads")]
+
+
+def test_a_long_running_dispatcher_remembers_a_bounded_number_of_settled_keys():
+    from pipeline.alerts.dispatch import SETTLED_KEPT
+
+    d = Dispatcher(subscribers(ONE.format(rate=100)))
+    keys = [Key(f"A{n}", "breach", "ops") for n in range(SETTLED_KEPT + 500)]
+    d.settle(keys)
+    assert len(d.settled) == SETTLED_KEPT
+    assert keys[-1] in d.settled and keys[0] not in d.settled  # the oldest go (the ledger still has them)
+    d.settle(keys[500:501])  # settled again: now among the newest
+    d.settle([Key("B", "breach", "ops")])
+    assert keys[500] in d.settled and keys[501] not in d.settled

@@ -11,11 +11,11 @@ import pytest
 
 from pipeline.cases.book import CaseBook, StreamClock
 from pipeline.cases.keeper import CaseKeeper, CaseWrites
-from pipeline.cases.process import CaseProcess
+from streams.pools.cases import CaseProcess
 from pipeline.cases.state import CaseEvent, CaseRecord
 from pipeline.events import Touchpoint, parse_touchpoint
 from pipeline.generate import generate
-from pipeline.landing import pack_case_events
+from pipeline.cases.feed import pack_case_events
 from pipeline.sla import load_policy
 from pipeline.store.tables import ALERTS, CASES, RESPONSES
 

@@ -1,4 +1,4 @@
-"""`pipeline/schemas/clickhouse/002_cases.sql` on real ClickHouse (embedded chdb): columns match the rows we
+"""`schemas/clickhouse/002_cases.sql` on real ClickHouse (embedded chdb): columns match the rows we
 emit, and inserting the same rows twice keeps one copy.
 
 chdb allows one data path per process, so the check runs in a child process of its own.
@@ -34,13 +34,13 @@ rows["cases"] = list(rows["cases"].values())
 
 conn = chdb.connect(data_dir)
 conn.query("CREATE DATABASE IF NOT EXISTS cx")
-sql = (root / "pipeline/schemas/clickhouse/002_cases.sql").read_text(encoding="utf-8")
+sql = (root / "schemas/clickhouse/002_cases.sql").read_text(encoding="utf-8")
 statements = [s for s in re.split(r";\s*(?:\n|$)", sql) if s.strip()]
 for statement in statements:
     conn.query(statement)
 out = {"statements": len(statements)}
 # Columns added to these tables later (retractions)
-later = (root / "pipeline/schemas/clickhouse/007_late_events.sql").read_text(encoding="utf-8")
+later = (root / "schemas/clickhouse/007_late_events.sql").read_text(encoding="utf-8")
 for statement in re.split(r";\s*(?:\n|$)", later):
     statement = "\n".join(l for l in statement.splitlines() if not l.strip().startswith("--")).strip()
     if statement.startswith("ALTER TABLE cx.alerts"):

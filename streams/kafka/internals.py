@@ -21,6 +21,8 @@ from typing import Any
 
 import aiokafka
 import faust
+from faust import stores
+from faust.stores.memory import Store as MemoryStore
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer as FaustConsumer
@@ -30,6 +32,7 @@ from faust.types import TP
 from faust.types.transports import ConsumerT
 
 from pipeline.broker.offsets import end_offsets
+from pipeline.errors import CxError
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +40,9 @@ log = logging.getLogger(__name__)
 BUILT_AGAINST = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 
 
-class EngineMismatch(RuntimeError):
+class EngineMismatch(CxError, RuntimeError):
     """The installed Faust or aiokafka lacks a member the engine uses, or has it in another shape:
-    install the versions pinned in pyproject.toml (or adapt `streams/internals.py` to the new one)."""
+    install the versions pinned in pyproject.toml (or adapt `streams/kafka/internals.py` to the new one)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class Member:
 
     owner: type
     name: str
-    params: tuple[str, ...] | None  # a method's parameter names; None: an attribute (declared, or set by `__init__`)
+    params: tuple[str, ...] | None  # a method's parameter names; None: an attribute (declared, or set when built)
     why: str
 
     @property
@@ -61,9 +64,9 @@ class Member:
         if self.params is None:
             mro = self.owner.__mro__
             declared = any(self.name in vars(c) or self.name in vars(c).get("__annotations__", {}) for c in mro)
-            inits = [inspect.getsource(c.__init__) for c in mro if "__init__" in vars(c) and inspect.isfunction(c.__init__)]
+            inits = [inspect.getsource(vars(c)[f]) for c in mro for f in ("__init__", "__post_init__") if inspect.isfunction(vars(c).get(f))]
             assigned = any(f"self.{self.name} " in s or f"self.{self.name}:" in s for s in inits)
-            return None if declared or assigned else "is neither declared nor set by __init__"
+            return None if declared or assigned else "is neither declared nor set by __init__ or __post_init__"
         found = getattr(self.owner, self.name, None)
         if found is None:
             return "is gone"
@@ -80,6 +83,7 @@ MEMBERS: tuple[Member, ...] = (
     Member(Recovery, "_highwater_logtable", ("self", "highwaters", "title"), "the recovery log's table of ends"),
     Member(TableManager, "_update_channels", ("self",), "registers the changelog channels before recovery"),
     Member(TableManager, "_recovery", None, "the recovery service the manager creates on first use"),
+    Member(MemoryStore, "_key_partition", None, "the changelog partition of each key the store restored"),
 )
 
 
@@ -126,6 +130,14 @@ def table_store(table: faust.Table) -> MutableMapping[bytes, Any]:
     return table.data
 
 
+def table_holds(table: faust.Table, partition: int, offset: int) -> None:
+    """The table's store holds its changelog partition up to `offset` (written by this worker): the
+    next recovery goes on after it instead of reading this worker's own records back."""
+    store = table.data
+    if isinstance(store, ResumingStore):
+        store.holds(TP(table.changelog_topic.get_topic_name(), partition), offset)
+
+
 class ChangelogRecovery(Recovery):
     """Faust's recovery, with the changelogs' end offsets read from their last records."""
 
@@ -137,6 +149,50 @@ class ChangelogRecovery(Recovery):
         self.log.info("Highwater for %s changelog partitions:\n%s", title, self._highwater_logtable(highwaters, title=title))
         destination.clear()
         destination.update(highwaters)
+
+
+class ResumingStore(MemoryStore):
+    """Faust's memory store, remembering how far it has read each changelog partition, so that the
+    recovery after a rebalance resumes there. Faust's own forgets: every partition that comes back,
+    or that turns from standby to active, is read again from the start of its changelog (seconds per
+    thousand records on a loaded machine, while the whole group waits), and it drops the standby
+    partitions' state after each recovery. Partitions neither active nor standby are dropped, with
+    how far they were read."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._read_to: dict[TP, int] = {}
+
+    def apply_changelog_batch(self, batch, to_key, to_value) -> None:
+        """Apply restored records and note the last offset applied per partition."""
+        events = list(batch)
+        super().apply_changelog_batch(events, to_key, to_value)
+        for event in events:
+            self.holds(event.message.tp, event.message.offset)
+
+    def holds(self, tp: TP, offset: int) -> None:
+        """The store holds `tp`'s changelog up to `offset`: the owner wrote it there and here."""
+        if offset > self._read_to.get(tp, -1):
+            self._read_to[tp] = offset
+
+    def persisted_offset(self, tp: TP) -> int | None:
+        """The last offset applied from `tp` (recovery goes on after it), None if not read."""
+        return self._read_to.get(tp)
+
+    async def on_recovery_completed(self, active_tps: Set[TP], standby_tps: Set[TP]) -> None:
+        """Keep the active and standby partitions' state; drop the rest."""
+        kept = {tp.partition for tp in (*active_tps, *standby_tps)}
+        gone = [key for key, partition in self._key_partition.items() if partition not in kept]
+        for key in gone:
+            self.data.pop(key, None)
+            self._key_partition.pop(key, None)
+        for tp in [tp for tp in self._read_to if tp.partition not in kept]:
+            del self._read_to[tp]
+
+
+# The table's store URL scheme: `app.Table(..., store=RESUMING_STORE)`.
+RESUMING_STORE = "cx-resuming://cases"  # a host: a URL with none is falsy, and Faust would take its default store
+stores.STORES.aliases["cx-resuming"] = f"{__name__}:ResumingStore"
 
 
 class CaseTableManager(TableManager):

@@ -1,4 +1,4 @@
-"""Build the Faust apps for given settings (factories, so tests and the demo can run several)."""
+"""A Faust app with the project's consumer, producer and table manager (a factory: tests and the demo run several)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,11 @@ from collections.abc import Mapping
 
 import faust
 
-from pipeline.cases.process import CaseProcess
 from pipeline.config import Settings
-from pipeline.delivery import NoticeRunner
-from pipeline.landing_pool import LandingPool
-from pipeline.store import Store
-from streams.bulk import Bulk
-from streams.consumer import Transport
-from streams.output import PRODUCER_REQUEST_TIMEOUT, Output
-from streams.internals import CaseTableManager
-from streams.sink import Progress
+from streams.kafka.bulk import Bulk
+from streams.kafka.consumer import Transport
+from streams.kafka.output import PRODUCER_REQUEST_TIMEOUT
+from streams.kafka.internals import CaseTableManager
 
 
 def faust_app(
@@ -44,7 +39,9 @@ def faust_app(
         processing_guarantee="at_least_once",
         broker_session_timeout=session,
         broker_heartbeat_interval=max(0.5, session / 10),
-        broker_rebalance_timeout=session,
+        # The session timeout unless set: with 60 s, a local Tansu once kept a group in a join loop for
+        # minutes after its leader left mid-rebalance (docs/operations.md).
+        broker_rebalance_timeout=settings.kafka_rebalance_timeout or session,
         broker_commit_interval=1.0,
         # A rebalance waits until the batches in flight are written and acked, then commits: the
         # next owner of a partition starts after them, from case states that include them.
@@ -57,38 +54,7 @@ def faust_app(
         TableManager=CaseTableManager,
     )
     # Faust takes its transport from the broker URL; ours differs only in how the consumer delivers
-    # fetched messages (streams.consumer). Set before anything asks for the consumer.
+    # fetched messages (streams.kafka.consumer). Set before anything asks for the consumer.
     app.transport = Transport(app.conf.broker_consumer, app, bulks=bulks if bulks is not None else {})
 
-    @app.on_partitions_revoked.connect
-    async def commit_before_handover(sender: faust.App, revoked: set, **kwargs) -> None:
-        # Faust waits for the events in flight, but commits offsets only on its timer: commit now,
-        # or the next owner of these partitions starts before events already written here.
-        await app.consumer.commit()
-
-    return app
-
-
-def create_app(
-    settings: Settings, store: Store, pool: LandingPool, keeper: CaseProcess, output: Output, progress: Progress
-) -> faust.App:
-    """The main app (group = CX_APP_ID): landing and case agents, writing to `store` and `output`,
-    landing in `pool`, updating cases in `keeper`, counting in `progress`."""
-    bulks: dict[str, Bulk] = {}
-    app = faust_app(settings, settings.app_id, bulks=bulks)
-    from streams.agents import register_agents
-
-    register_agents(app, settings, store, pool, keeper, output, progress, bulks)
-    return app
-
-
-def create_notifier_app(settings: Settings, runner: NoticeRunner) -> faust.App:
-    """The notifier (group = CX_APP_ID + '-notify'), so a slow endpoint never holds up case tracking."""
-    # Its messages stay unacked until their notices are delivered, which can take minutes when many
-    # are queued: a stop or a handover does not wait for that; the next owner re-reads them and the
-    # ledger skips what was delivered.
-    app = faust_app(settings, f"{settings.app_id}-notify", finish_in_flight=False)
-    from streams.notify import register_notifier
-
-    register_notifier(app, settings, runner)
     return app

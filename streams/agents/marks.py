@@ -11,8 +11,9 @@ from faust.types import TP
 from faust.types import Message as FetchedMessage
 
 from pipeline.cases.clock import InputMarks
-from pipeline.landing import Landing, marks_line, note_input_times
-from streams.topics import unread_after
+from pipeline.cases.feed import marks_line
+from pipeline.landing import Landing, note_input_times
+from streams.kafka.topics import unread_after
 
 
 class InputReport:

@@ -1,4 +1,4 @@
-"""Write rows to ClickHouse and messages to output topics, retrying until they land."""
+"""Write rows to ClickHouse, waiting out outages until they land; rows ClickHouse refuses go to the DLQ table."""
 
 from __future__ import annotations
 
@@ -6,52 +6,21 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
-from pipeline.broker.topics import CASE_EVENTS, SCORED
-from pipeline.broker.topics import DLQ as DLQ_TOPIC
 from pipeline.identity import FirstUse, fingerprint, first_uses
-from pipeline.landing import Landing, pack_case_events
 from pipeline.store import RowRejected, Store, StoreError, StoreUnavailable
 from pipeline.store.tables import DLQ
-from streams.output import Output
 
 log = logging.getLogger("cx.sink")
 T = TypeVar("T")
 
 
-@dataclass
-class Progress:
-    """Counters the worker exposes to whoever runs it in-process (the demo, tests, benches)."""
+class ClickHouseSink:
+    """The one place the stream touches ClickHouse."""
 
-    landed: int = 0  # input messages through landing: written or dead-lettered
-    landing_batches: int = 0
-    largest_landing_batch: int = 0  # messages (CX_BATCH_SIZE live, up to CX_CATCH_UP_BATCH_SIZE behind)
-    case_feed: int = 0  # touchpoints forwarded to the case stream
-    case_events: int = 0  # touchpoints applied to case state
-    case_takes: int = 0  # case-feed takes applied (one landing batch each live; several while behind)
-    largest_case_take: int = 0  # touchpoints
-    case_updates: int = 0  # case states changed (events and fired deadlines)
-    cases_evicted: int = 0  # closed cases removed from the case table after their quiet period
-    alerts_published: int = 0  # breach, recovery and retraction messages the broker took
-    ticks: int = 0
-    # Touchpoints handed to the case process when the latest tick that found every watched partition
-    # on the wall clock went through (-1: none yet); its writes had landed when this was set.
-    live_through: int = -1
-
-    def caught_up(self, total: int) -> bool:
-        """Whether `total` input messages landed, every touchpoint forwarded was applied to its case,
-        and a tick on the wall clock went through after the last of them (what is overdue has fired)."""
-        return self.landed >= total and self.case_events >= self.case_feed and self.live_through >= self.case_feed > 0
-
-
-class Sink:
-    """The one place the stream touches ClickHouse and the output topics."""
-
-    def __init__(self, store: Store, output: Output | None, max_backoff: float = 30.0):
+    def __init__(self, store: Store, max_backoff: float = 30.0):
         self.store = store
-        self.output = output
         self.max_backoff = max_backoff
         self.outage_retries = 0  # inserts retried because ClickHouse was away
 
@@ -99,18 +68,6 @@ class Sink:
                 await asyncio.sleep(backoff)
                 backoff = min(self.max_backoff, backoff * 2)
 
-    async def write(self, landing: Landing, marks: bytes | None = None) -> None:
-        """Land every row, then publish dead letters, scores and the case feed (with `marks`, landing's
-        report of its input partitions, on every partition), and wait until the broker holds them
-        all: only then may the batch be acked (a send is only buffered, and an acked batch whose case
-        feed is lost would never reach its cases)."""
-        await self.insert_rows(landing.rows)
-        assert self.output is not None, "a sink without output topics only inserts rows"
-        sent = await self.output.send(DLQ_TOPIC, [(None, _encode(m)) for m in landing.dead_letters])
-        sent += await self.output.send(SCORED, [((m.get("case_id") or m["id"]).encode(), _encode(m)) for m in landing.scored])
-        sent += await self.output.send_packed(CASE_EVENTS, landing.case_feed, pack_case_events, marks)
-        await asyncio.gather(*sent)
-
 
 def rejected_row(table: str, row: dict, reason: str) -> dict:
     """A `cx.dlq` row for a row ClickHouse refused; rows without a Kafka position get a content hash."""
@@ -125,7 +82,3 @@ def rejected_row(table: str, row: dict, reason: str) -> dict:
         "reason": f"ClickHouse refused the row: {reason}"[:2000],
         "payload": payload,
     }
-
-
-def _encode(message: dict) -> bytes:
-    return json.dumps(message, ensure_ascii=False, default=str).encode("utf-8")

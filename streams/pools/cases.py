@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -85,9 +85,10 @@ class CaseProcess:
         """Stop watching the cases of `partitions`."""
         await self._run("forget", set(partitions))
 
-    def start(self) -> None:
-        """Start the process now (imports and the policy take a moment) rather than on the first batch."""
-        start_now(self._executor)
+    def start(self) -> Future:
+        """Start the process now (imports and the policy take a moment) rather than on the first batch;
+        the future is done once it has loaded."""
+        return start_now(self._executor)
 
     def close(self) -> None:
         """Stop the process; what it held is in the changelog."""

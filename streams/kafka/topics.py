@@ -10,7 +10,7 @@ import faust
 from faust.types import TP
 
 from pipeline.config import Settings
-from streams.bulk import Bulk
+from streams.kafka.bulk import Bulk
 
 
 def raw_topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:

@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import orjson
 
@@ -132,9 +132,10 @@ class LandingPool:
             except UnlookedIds as exc:  # an id validation spelled differently: look it up too
                 ids = sorted({*ids, *exc.ids})
 
-    def start(self) -> None:
-        """Start a worker process now (loading takes a second or two) rather than on the first batch."""
-        start_now(self._executor)
+    def start(self) -> list[Future]:
+        """Start the worker processes now (loading takes a second or two) rather than on the first
+        batches; the futures are done once each has loaded."""
+        return [start_now(self._executor) for _ in range(max(1, self.processes))]
 
     def close(self) -> None:
         """Stop the worker processes (a batch still in one is not waited for: it is redelivered)."""

@@ -2,7 +2,7 @@
 
 Faust delivers every message on its own: a task race, a channel queue, a stream step and an ack
 through the event, a large share of the worker's thread for topics whose agents only gather them
-into batches. The consumer (`streams.consumer`) puts each fetch's
+into batches. The consumer (`streams.kafka.consumer`) puts each fetch's
 messages of these topics here whole; the agents take lists and ack them through the consumer.
 """
 

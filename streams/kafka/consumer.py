@@ -1,6 +1,6 @@
 """Faust's aiokafka consumer, with the input topics' fetches handed over whole.
 
-The input topics and the case feed (`streams.bulk`) skip Faust's per-message delivery (a task race, a
+The input topics and the case feed (`streams.kafka.bulk`) skip Faust's per-message delivery (a task race, a
 channel queue, a stream step and an event ack per message): each fetch's messages of such a topic
 go to its `Bulk` at once, in one delivery that a rebalance can cut short as it can any other. They
 are tracked as Faust's deliveries are (a rebalance and a stop wait for them to be acked; gaps and
@@ -16,8 +16,8 @@ from typing import Any
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
-from streams import internals
-from streams.bulk import Bulk
+from streams.kafka import internals
+from streams.kafka.bulk import Bulk
 
 
 class Consumer(faust_aiokafka.Consumer):

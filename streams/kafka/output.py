@@ -9,6 +9,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
@@ -26,6 +27,13 @@ PRODUCER_REQUEST_TIMEOUT = 30.0  # seconds
 OUTPUT_BATCH_BYTES = 256 * 1024
 _PARTITIONER = DefaultPartitioner()  # what AIOKafkaProducer.send uses: murmur2 of the key, like Java's
 log = logging.getLogger("cx.output")
+
+
+class Sent(NamedTuple):
+    """Where a batch landed: its partition and the offset of its last message."""
+
+    partition: int
+    last_offset: int
 
 
 class Output:
@@ -111,7 +119,7 @@ class Output:
     async def _deliver(
         self, name: str, partition: int, batch: BatchBuilder, held: list[tuple[bytes | None, bytes | None]]
     ) -> asyncio.Future:
-        """Enqueue `batch` (holding `held`); the future resolves once the broker holds it. A retriable
+        """Enqueue `batch` (holding `held`); the future resolves once the broker holds it, to where. A retriable
         failure is an outage, not bad data: the producer gives a batch up once it is older than the
         request timeout (a local Tansu was seen to stall that long under load, answering
         NotLeaderForPartition), and the same messages are then sent again in a new batch, until the
@@ -120,11 +128,12 @@ class Output:
         call's futures before the next."""
         first = await self._enqueue(batch, name, partition)
 
-        async def delivered() -> object:
+        async def delivered() -> Sent:
             future = first
             while True:
                 try:
-                    return await future
+                    held_at = await future  # the batch's first offset
+                    return Sent(partition, held_at.offset + len(held) - 1)
                 except KafkaError as exc:
                     if not exc.retriable:
                         raise
@@ -162,3 +171,8 @@ def _keyed_partition(key: bytes, partitions: tuple[int, ...]) -> int:
     # Cached: a case's id comes back with each of its events and state changes, and murmur2 is pure
     # Python in aiokafka.
     return _PARTITIONER(key, partitions, partitions)
+
+
+def keyed_partitions_cached() -> int:
+    """Keys whose partition is cached (bounded by the cache's size)."""
+    return _keyed_partition.cache_info().currsize

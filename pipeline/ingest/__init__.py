@@ -1,0 +1,1 @@
+"""`cx ingest`: events in over HTTP, acknowledged once Kafka holds them."""

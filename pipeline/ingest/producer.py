@@ -1,0 +1,100 @@
+"""A Kafka producer whose sends are awaited until the broker acknowledges them (librdkafka underneath,
+its delivery reports served by a thread of its own)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from pipeline.broker.client import client_config
+from pipeline.broker.exceptions import BrokerUnavailable
+from pipeline.config import Settings
+from pipeline.produce import CONNECT_TIMEOUT, MAX_MESSAGE_BYTES
+
+
+class NotAcknowledged(Exception):
+    """The broker did not acknowledge an event (an error, or no answer in time)."""
+
+
+class AckingProducer:
+    """`send` returns once the broker holds every message, or raises `NotAcknowledged`."""
+
+    def __init__(self, settings: Settings, delivery_timeout: float):
+        self.settings = settings
+        self._producer = Producer(
+            client_config(
+                settings.kafka_bootstrap,
+                **{
+                    "client.id": "cx-ingest",
+                    "acks": "all",
+                    "linger.ms": 5,
+                    "message.max.bytes": MAX_MESSAGE_BYTES + 64 * 1024,
+                    "message.timeout.ms": int(delivery_timeout * 1000),
+                    "partitioner": "murmur2_random",  # the Java client's key hashing, as `cx produce`
+                },
+            )
+        )
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="cx-ingest-acks", daemon=True)
+
+    def start(self) -> None:
+        """Check that a broker answers, then serve delivery reports."""
+        try:
+            self._producer.list_topics(timeout=CONNECT_TIMEOUT)
+        except KafkaException as exc:
+            raise BrokerUnavailable(f"no Kafka broker answered at {self.settings.kafka_bootstrap} within {CONNECT_TIMEOUT:.0f}s") from exc
+        self._poller.start()
+
+    def ready(self, timeout: float = 2.0) -> bool:
+        """Whether a broker answers now."""
+        try:
+            self._producer.list_topics(timeout=timeout)
+            return True
+        except KafkaException:
+            return False
+
+    async def send(self, messages: Sequence[tuple[str, bytes | None, bytes]], timeout: float) -> None:
+        """Send (contract topic, key, value) messages; return once all are acknowledged."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in messages]
+
+        def report(future: asyncio.Future):
+            def delivered(error: KafkaError | None, _message: object) -> None:
+                loop.call_soon_threadsafe(_settle, future, error)
+
+            return delivered
+
+        for (topic, key, value), future in zip(messages, futures):
+            while True:
+                try:
+                    self._producer.produce(self.settings.topic(topic), value, key, on_delivery=report(future))
+                    break
+                except BufferError:  # librdkafka's queue is full: let it send
+                    await asyncio.sleep(0.01)
+        try:
+            await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        except TimeoutError as exc:
+            raise NotAcknowledged(f"the broker did not acknowledge within {timeout:g} s") from exc
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Deliver what is queued (up to `timeout`), then stop serving reports."""
+        self._producer.flush(timeout)
+        self._stop.set()
+        if self._poller.is_alive():
+            self._poller.join(timeout=5)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+
+
+def _settle(future: asyncio.Future, error: KafkaError | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(NotAcknowledged(str(error)))
