@@ -35,7 +35,8 @@ from streams.sinks.clickhouse import ClickHouseSink
 
 log = logging.getLogger("cx.worker")
 STATUS_SECONDS = 30.0  # how often the worker logs its case table's size and what it tracks
-COMMIT_TRIES = 3  # commits tried at a handover or stop (see `_commit_acked`)
+COMMIT_TRIES = 3
+STOP_SECONDS = 30.0  # how long a Faust app may take to stop  # commits tried at a handover or stop (see `_commit_acked`)
 Until = Callable[[faust.App], Awaitable[bool]]
 
 
@@ -167,10 +168,10 @@ class Worker:
                 await asyncio.sleep(poll)
         finally:
             if notifier is not None:
-                await notifier.stop()
+                await _stopped(notifier, "the notifier")
                 await self.notices.close()
             await self.finish(app)
-            await app.stop()
+            await _stopped(app, "the worker")
 
     def commit_offsets_soon(self, app: faust.App) -> None:
         """Commit the acknowledged offsets now rather than on Faust's 1-second timer. A rebalance can
@@ -198,6 +199,16 @@ class Worker:
             await _commit_acked(app)
         except Exception as exc:  # leaving anyway: the next owner redoes what was not committed
             log.warning("offsets not committed before leaving: %r", exc)
+
+
+async def _stopped(app: faust.App, what: str) -> None:
+    """Stop a Faust app, giving up after STOP_SECONDS: a broker that keeps the group in a join loop
+    (Tansu was seen to, after the group's leader left mid-rebalance) holds Faust's stop, and a stop
+    must end. What was not acknowledged is read again by the partitions' next owner."""
+    try:
+        await asyncio.wait_for(app.stop(), STOP_SECONDS)
+    except TimeoutError:
+        log.warning("%s did not stop within %.0f s (its group is still rebalancing?): leaving anyway", what, STOP_SECONDS)
 
 
 async def _commit_acked(app: faust.App, *args, **kwargs) -> None:

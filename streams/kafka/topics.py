@@ -1,10 +1,8 @@
-"""Topic declarations, backlog readings and failure handling shared by the agents."""
+"""Topic declarations and backlog readings shared by the agents."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 
 import faust
 from faust.types import TP
@@ -43,16 +41,3 @@ def fetched_end(app: faust.App, tp: TP) -> tuple[int, float] | None:
     if tp not in app.consumer.assignment():
         return None
     return app.consumer.fetched_end(tp)
-
-
-def stop_worker_on_failure(app: faust.App, log: logging.Logger, what: str) -> Callable[[asyncio.Task], None]:
-    """A done-callback for a write task: if it failed, log `what` failed and stop the worker. What
-    follows a failed write is unacked (held back from the commit); the worker's successor is given it
-    again rather than this worker going on past it."""
-
-    def check(task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s failed: the worker stops", what, exc_info=task.exception())
-            asyncio.ensure_future(app.crash(task.exception()))
-
-    return check
