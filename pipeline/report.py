@@ -22,7 +22,7 @@ class RunResult(Protocol):
     fed: object
     landed: Landed
     seconds: float
-    progress: object  # the worker's counters (streams.sink.Progress)
+    progress: object  # the worker's counters (streams.progress.Progress)
 
 
 def _totals(store: Store, result: RunResult | None) -> list[tuple[str, str]]:
