@@ -10,6 +10,7 @@ run it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -27,6 +28,7 @@ from harness.processes import CX, cx_sql
 from harness.receivers import Receivers
 from pipeline.broker import ensure_topics
 from pipeline.broker.client import client_config
+from pipeline.broker.offsets import end_offsets
 from pipeline.broker.topics import BREACHES, CASE_EVENTS, REVIEWS, TOUCHPOINTS
 from pipeline.config import Settings
 from pipeline.generate import generate
@@ -85,6 +87,7 @@ class GroupWatch(threading.Thread):
         self.stop = threading.Event()
         self.tps = [TopicPartition(settings.topic(t), p) for t in topics for p in range(settings.partitions)]
         # Reads the group's commits without joining it (no subscribe).
+        self.group = group
         self.consumer = Consumer(client_config(settings.kafka_bootstrap, **{"group.id": group, "enable.auto.commit": False}))
         self.since: dict[str, tuple[float, int, float]] = {}  # partition -> (when its commit last moved or it caught up, commit)
         self.longest: Stall | None = None
@@ -95,6 +98,17 @@ class GroupWatch(threading.Thread):
     def caught_up(self) -> bool:
         """Whether, at the last look, every partition was committed to its end."""
         return len(self.lag) == len(self.tps) and not any(self.lag.values())
+
+    def truly_caught_up(self, bootstrap: str) -> bool:
+        """Whether every partition is committed to its end as its last records say (Tansu reports a
+        log's end one batch short, so the once-a-second look can call a group done too early)."""
+        committed = Consumer(client_config(bootstrap, **{"group.id": self.group, "enable.auto.commit": False}))
+        try:
+            offsets = {(tp.topic, tp.partition): max(tp.offset, 0) for tp in committed.committed(self.tps, timeout=10)}
+        finally:
+            committed.close()
+        ends = asyncio.run(end_offsets(bootstrap, list(offsets)))
+        return all(offsets[(tp.topic, tp.partition)] >= end for tp, end in ends.items())
 
     def run(self) -> None:
         try:
@@ -211,7 +225,7 @@ def run_storm(
                 check_alive()
                 if watch.caught_up() and notices.caught_up():
                     quiet_since = quiet_since or time.monotonic()
-                    if time.monotonic() - quiet_since > 10:
+                    if time.monotonic() - quiet_since > 10 and watch.truly_caught_up(bootstrap) and notices.truly_caught_up(bootstrap):
                         break
                 else:
                     quiet_since = None
