@@ -74,12 +74,9 @@ class LandingAgent:
             await self.app.crash(exc)  # a failed commit has crashed the worker already: no-op then
 
     async def on_revoked(self, revoked: set) -> None:
-        """Partitions leave: drop what was held back for a larger batch from them (unacknowledged, so
-        their next owner reads it; landed here after the handover, it would be landed twice), and let
-        the batches in flight commit, so their acks are in the handover's commit."""
-        self.held = [m for m in self.held if m.tp not in revoked]
-        for tp in revoked:
-            self.taken_to.pop(tp, None)
+        """Partitions leave: let the batches in flight commit, so their acks are in the handover's
+        commit. What is held back for a larger batch is landed as usual: the consumer counts it as
+        read, and a message dropped here could be skipped for good if its partition stays."""
         self.first_after_handover = True
         await self.commits.drained()
 
@@ -96,11 +93,6 @@ class LandingAgent:
         most = s.batch_size if self.first_after_handover else s.catch_up_batch_size
         # Holding a batch, wait no longer than the flush window: an idle stream lands it.
         taken = await self.bulk.take(s.batch_size, s.flush_seconds, wait=not self.held, most=most - len(self.held))
-        if taken:
-            # A rebalance may have begun while this take waited: what it brought from partitions no
-            # longer assigned is their next owner's (unacknowledged, it is read again).
-            assigned = self.app.consumer.assignment()
-            taken = [m for m in taken if m.tp in assigned]
         for message in taken:
             self.taken_to[message.tp] = message.offset
         self.held += taken
