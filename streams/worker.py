@@ -35,8 +35,8 @@ from streams.sinks.clickhouse import ClickHouseSink
 
 log = logging.getLogger("cx.worker")
 STATUS_SECONDS = 30.0  # how often the worker logs its case table's size and what it tracks
-COMMIT_TRIES = 3
-STOP_SECONDS = 30.0  # how long a Faust app may take to stop  # commits tried at a handover or stop (see `_commit_acked`)
+COMMIT_TRIES = 3  # commits tried when the worker stops (see `_commit_acked`)
+STOP_SECONDS = 30.0  # how long a Faust app may take to stop
 Until = Callable[[faust.App], Awaitable[bool]]
 
 
@@ -75,6 +75,7 @@ class Worker:
         self.agents: list[LandingAgent | CaseAgent] = []  # of the main app, once built
         self.cases: CaseAgent | None = None
         self._committing: asyncio.Future | None = None  # the offset commit `commit_offsets_soon` started
+        self._handing_over = False  # a revocation is being handled
 
     async def run(self, until: Until | None = None, poll: float = 0.25, stop: threading.Event | None = None) -> None:
         """Run until `until(app)` is true or `stop` is set, then stop cleanly (the batches in flight
@@ -146,7 +147,6 @@ class Worker:
         # ledger skips what was delivered.
         app = faust_app(self.settings, f"{self.settings.app_id}-notify", finish_in_flight=False)
         NotifierAgent(app, self.settings, self.notices).register()
-        app.on_partitions_revoked.connect(_commit_acked)
         return app
 
     async def _serve(self, until: Until | None, poll: float, stop: threading.Event) -> None:
@@ -178,17 +178,23 @@ class Worker:
         begin at any moment, and a broker may refuse commits while it lasts (Tansu does; Faust drops
         the refusal silently): the next owner would then redo every batch acknowledged since the last
         commit. Concurrent commits are coalesced by Faust."""
+        if self._handing_over:
+            return  # Faust has already dropped the leaving partitions' acks: a commit now would count from a partial list
         if self._committing is None or self._committing.done():
             self._committing = asyncio.ensure_future(app.consumer.commit())
 
     async def handover(self, sender: faust.App, revoked: set, **kwargs) -> None:
-        """Partitions leave this worker: every agent lets what it took commit, then the acked offsets
-        are committed, so the partitions' next owner starts right after what this worker wrote.
-        One handler, in this order: Faust's signal calls its receivers in no fixed order, and a
-        commit before an agent's last acks would make the next owner redo that agent's work."""
-        for agent in self.agents:
-            await agent.on_revoked(revoked)
-        await _commit_acked(sender)
+        """Partitions leave this worker: every agent lets what it took commit (its rows, case states
+        and notices are then complete for the next owner). No offset commit here: Faust has already
+        dropped the leaving partitions' ack records when it calls this, and an offset computed from
+        the acks made since could pass messages never landed; what was acknowledged after the last
+        commit is redone by the next owner (the views show it once)."""
+        self._handing_over = True
+        try:
+            for agent in self.agents:
+                await agent.on_revoked(revoked)
+        finally:
+            self._handing_over = False
 
     async def finish(self, app: faust.App) -> None:
         """Before leaving the group: stop taking, let every batch taken commit, and commit the offsets,
