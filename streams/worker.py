@@ -23,6 +23,7 @@ from streams.agents.cases import CaseAgent
 from streams.agents.landing import LandingAgent
 from streams.agents.marks import InputReport
 from streams.agents.notify import NotifierAgent
+from streams.commit import CommitQueue, State
 from streams.kafka import internals
 from streams.kafka.app import faust_app
 from streams.kafka.bulk import Bulk
@@ -172,6 +173,13 @@ class Worker:
                 await self.notices.close()
             await self.finish(app)
             await _stopped(app, "the worker")
+
+    def commit_queue(self, app: faust.App, log: logging.Logger, what: str, state: State | None = None) -> CommitQueue:
+        """A commit queue for an agent of `app`: writes through this worker's sink and output, acks on
+        `app`'s consumer, stops `app` on a failure, commits the offsets soon after each acknowledgement."""
+        return CommitQueue(
+            self.sink, self.output, app.consumer.ack, self.progress, app.crash, state, log, what, acked=lambda: self.commit_offsets_soon(app)
+        )
 
     def commit_offsets_soon(self, app: faust.App) -> None:
         """Commit the acknowledged offsets now rather than on Faust's 1-second timer. A rebalance can

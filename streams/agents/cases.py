@@ -26,7 +26,7 @@ from pipeline.cases.clock import LogEnds
 from pipeline.cases.keeper import CaseWrites
 from pipeline.sla.policy import load_policy
 from streams.agents import stop_loop
-from streams.commit import Commit, CommitQueue, State
+from streams.commit import Commit, State
 from streams.kafka import internals
 from streams.kafka.bulk import Bulk
 from streams.kafka.topics import fetched_end, raw_topic, subscribe_in_bulk, unread_after
@@ -67,17 +67,7 @@ class CaseAgent:
             lambda: internals.table_store(self.table),
             lambda partition, offset: internals.table_holds(self.table, partition, offset),
         )
-        self.commits = CommitQueue(
-            worker.sink,
-            worker.output,
-            app.consumer.ack,
-            worker.progress,
-            app.crash,
-            state,
-            log,
-            "committing case updates",
-            acked=lambda: worker.commit_offsets_soon(app),
-        )
+        self.commits = worker.commit_queue(app, log, "committing case updates", state)
         self.applied: dict[int, int] = {}  # case-events partition -> offset of the last event applied
         self.ends = LogEnds()
         self.handed = 0  # touchpoints handed to the case process by this worker

@@ -26,7 +26,7 @@ from pipeline.identity import FirstUse
 from pipeline.landing import Landing, Message, wants_more
 from streams.agents.marks import InputReport
 from streams.agents import stop_loop
-from streams.commit import Commit, CommitQueue, Forward
+from streams.commit import Commit, Forward
 from streams.kafka.bulk import Bulk
 from streams.kafka.topics import unread_after
 from streams.pools.landing import first_uses_in
@@ -45,16 +45,7 @@ class LandingAgent:
     def __init__(self, worker: Worker, app: faust.App, table: str, bulk: Bulk, report: InputReport | None = None):
         self.worker, self.app, self.table, self.bulk, self.report = worker, app, table, bulk, report
         self.settings = worker.settings
-        self.commits = CommitQueue(
-            worker.sink,
-            worker.output,
-            app.consumer.ack,
-            worker.progress,
-            app.crash,
-            log=log,
-            what=f"committing a batch of {table}",
-            acked=lambda: worker.commit_offsets_soon(app),
-        )
+        self.commits = worker.commit_queue(app, log, f"committing a batch of {table}")
         self.held: list[FetchedMessage] = []  # taken, waiting to join a larger batch
         self.taken_to: dict[TP, int] = {}  # the held messages' last offset per partition
         self.last_landing: asyncio.Task | None = None
