@@ -42,7 +42,7 @@ def main() -> None:
         files = sorted((ROOT / package).rglob("*.py"))
         sizes = sorted(((len(f.read_text().splitlines()), f.relative_to(ROOT)) for f in files), reverse=True)
         funcs = sorted(((n, f"{f.relative_to(ROOT)}:{name}") for f in files for n, name in functions(f)), reverse=True)
-        nested = [(n, name) for n, name in funcs if name.count(".") > name.count("/") and not _is_method(name, files)]
+        nested = [(n, name) for n, name in funcs if name.count(".") > name.count("/") and not _is_method(name)]
         print(f"{package}/: {len(files)} files, {sum(n for n, _ in sizes)} lines")
         print("  largest files:", ", ".join(f"{path} {n}" for n, path in sizes[: args.top]))
         print("  largest functions:", ", ".join(f"{name} {n}" for n, name in funcs[: args.top]))
@@ -60,7 +60,7 @@ def main() -> None:
         print(f"  private members used outside streams/kafka/internals.py: {len(private)}", *private[:10], sep="\n    ")
 
 
-def _is_method(name: str, files: list[Path]) -> bool:
+def _is_method(name: str) -> bool:
     # "Class.method" is a method; "function.inner" is a closure. Classes start upper-case.
     parts = name.split(":")[1].split(".")
     return all(p.lstrip("_")[:1].isupper() for p in parts[:-1])

@@ -57,13 +57,14 @@ def route(line: str | bytes) -> Routed:
         return Routed(TOUCHPOINTS, None, value, False)
     text, data = decoded
     if isinstance(data, dict) and "review_id" in data:
-        key = _key(data.get("customer_id"))
+        key = event_key(data.get("customer_id"))
         return Routed(REVIEWS, key, value, not isinstance(validate_event(text, data, Review), Rejected))
-    key = _key(data.get("case_id")) if isinstance(data, dict) else None
+    key = event_key(data.get("case_id")) if isinstance(data, dict) else None
     return Routed(TOUCHPOINTS, key, value, not isinstance(validate_event(text, data, Touchpoint), Rejected))
 
 
-def _key(value: object) -> bytes | None:
+def event_key(value: object) -> bytes | None:
+    """The Kafka key for an event's case or customer id (None when it has none)."""
     # A key that is not even text still must not stop the line: it is dead-lettered downstream.
     return str(value).encode("utf-8", "surrogatepass") if value not in (None, "") else None
 
@@ -73,6 +74,29 @@ def json_lines(data: bytes) -> list[bytes]:
     ones skipped. Not `str.splitlines`: JSON allows U+2028, U+2029, U+0085 and other separators raw
     inside strings, and text pasted from web pages carries them."""
     return [line.removesuffix(b"\r") for line in data.split(b"\n") if line.strip()]
+
+
+def input_producer(settings: Settings, client_id: str, delivery_timeout: float, linger_ms: int) -> Producer:
+    """A librdkafka producer for the input topics, as `cx produce` and `cx ingest` send: acknowledged
+    by every replica, keyed as the Java client keys, a message given up after `delivery_timeout` s."""
+    return Producer(
+        client_config(
+            settings.kafka_bootstrap,
+            **{
+                "client.id": client_id,
+                "acks": "all",
+                "linger.ms": linger_ms,
+                "batch.size": 256 * 1024,
+                "message.max.bytes": MAX_MESSAGE_BYTES + 64 * 1024,
+                "message.timeout.ms": int(delivery_timeout * 1000),
+                "partitioner": "murmur2_random",  # the Java client's key hashing, as aiokafka's and Faust's
+                # At most 5 requests in flight, as the Java client and kafka-python. With librdkafka's
+                # default (a million) the worker's own sends once waited past their 30 s timeout while
+                # the hostile-input test's feed ran: a fast feed may queue too much on the broker.
+                "max.in.flight.requests.per.connection": 5,
+            },
+        )
+    )
 
 
 def produce_lines(
@@ -86,24 +110,7 @@ def produce_lines(
     answering at all raises BrokerUnavailable before any line is read."""
     # librdkafka builds and sends the batches on its own threads, outside the interpreter (the
     # demo's feed shares the worker's process; a pure-Python client would compete with it).
-    producer = Producer(
-        client_config(
-            settings.kafka_bootstrap,
-            **{
-                "client.id": "cx-produce",
-                "acks": "all",
-                "linger.ms": 20,
-                "batch.size": 256 * 1024,
-                "message.max.bytes": MAX_MESSAGE_BYTES + 64 * 1024,
-                "message.timeout.ms": int(delivery_timeout * 1000),
-                "partitioner": "murmur2_random",  # the Java client's key hashing, as aiokafka's and Faust's
-                # At most 5 requests in flight, as the Java client and kafka-python. With librdkafka's
-                # default (a million) the worker's own sends once waited past their 30 s timeout while
-                # the hostile-input test's feed ran: a fast feed may queue too much on the broker.
-                "max.in.flight.requests.per.connection": 5,
-            },
-        )
-    )
+    producer = input_producer(settings, "cx-produce", delivery_timeout, linger_ms=20)
     try:
         producer.list_topics(timeout=CONNECT_TIMEOUT)
     except KafkaException as exc:

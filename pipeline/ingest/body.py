@@ -16,7 +16,7 @@ from typing import Literal
 from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
 from pipeline.events import Rejected, Review, Touchpoint
 from pipeline.events.validate import decode_event, validate_event
-from pipeline.produce import MAX_MESSAGE_BYTES, json_lines
+from pipeline.produce import MAX_MESSAGE_BYTES, event_key, json_lines
 
 Kind = Literal["touchpoints", "reviews"]
 TOPICS: dict[Kind, str] = {"touchpoints": TOUCHPOINTS, "reviews": REVIEWS}
@@ -66,7 +66,7 @@ def judge(kind: Kind, index: int, value: bytes) -> Event:
     model = Touchpoint if kind == "touchpoints" else Review
     verdict = validate_event(text, data, model)
     key_field = "case_id" if kind == "touchpoints" else "customer_id"
-    key = str(data.get(key_field)).encode("utf-8", "surrogatepass") if isinstance(data, dict) and data.get(key_field) not in (None, "") else None
+    key = event_key(data.get(key_field)) if isinstance(data, dict) else None
     return Event(index, value, key, verdict.reason if isinstance(verdict, Rejected) else None)
 
 

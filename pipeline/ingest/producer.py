@@ -7,12 +7,11 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException
 
-from pipeline.broker.client import client_config
 from pipeline.broker.exceptions import BrokerUnavailable
 from pipeline.config import Settings
-from pipeline.produce import CONNECT_TIMEOUT, MAX_MESSAGE_BYTES
+from pipeline.produce import CONNECT_TIMEOUT, input_producer
 
 
 class NotAcknowledged(Exception):
@@ -24,19 +23,7 @@ class AckingProducer:
 
     def __init__(self, settings: Settings, delivery_timeout: float):
         self.settings = settings
-        self._producer = Producer(
-            client_config(
-                settings.kafka_bootstrap,
-                **{
-                    "client.id": "cx-ingest",
-                    "acks": "all",
-                    "linger.ms": 5,
-                    "message.max.bytes": MAX_MESSAGE_BYTES + 64 * 1024,
-                    "message.timeout.ms": int(delivery_timeout * 1000),
-                    "partitioner": "murmur2_random",  # the Java client's key hashing, as `cx produce`
-                },
-            )
-        )
+        self._producer = input_producer(settings, "cx-ingest", delivery_timeout, linger_ms=5)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="cx-ingest-acks", daemon=True)
 
