@@ -9,6 +9,7 @@ BENCHES = [
     ["bench.text"],
     ["bench.cases"],
     ["bench.order"],
+    ["bench.ingest"],
     ["bench.notices"],
     ["bench.freshness"],
     ["bench.freshness", "--rate", "5000", "--seconds", "40"],

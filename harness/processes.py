@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 CX = str(Path(sys.executable).with_name("cx"))  # the `cx` command of this environment
@@ -46,3 +50,28 @@ def worker_tracked(log: Path) -> dict[str, int]:
     """The sizes of what a worker tracks, as it last logged them ({} before its first report)."""
     found = TRACKED.findall(log.read_text(errors="replace"))
     return {name: int(size) for name, size in (item.split("=") for item in found[-1].split(", "))} if found else {}
+
+
+@contextmanager
+def ingest_service(kafka_bootstrap: str, topic_prefix: str, tokens: str, **env: str) -> Iterator[str]:
+    """`cx ingest --port 0` on loopback, as a user starts it, with `CX_*` `env`; yields its base URL.
+    It must stop cleanly (exit 0) on SIGTERM."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CX_")} | {
+        "CX_KAFKA_BOOTSTRAP": kafka_bootstrap, "CX_TOPIC_PREFIX": topic_prefix, "CX_INGEST_TOKENS": tokens, "COLUMNS": "300", **env,
+    }  # fmt: skip
+    proc = subprocess.Popen([CX, "ingest", "--port", "0"], env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:\d+", line)
+        if not found:
+            raise RuntimeError(f"cx ingest did not start: {line}{proc.stdout.read() if proc.poll() is not None else ''}")
+        yield found.group(0)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=30)
+            if code != 0:
+                raise RuntimeError(f"cx ingest exited {code}: {proc.stdout.read()}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()

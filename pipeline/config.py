@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         description="`cx ingest`: `source=token,...`, one bearer token per sending system (a secret: never logged); "
         "unset: `cx ingest` refuses to start",
     )
+    ingest_chatwoot_secret: SecretStr | None = Field(
+        default=None,
+        description="`cx ingest`: the Chatwoot webhook's secret; set, every `POST /v1/chatwoot` must carry Chatwoot's "
+        "valid `X-Chatwoot-Signature` (a secret: never logged)",
+    )
     ingest_host: str = Field(default="127.0.0.1", description="`cx ingest` binds here (loopback unless told otherwise)")
     ingest_port: int = Field(default=8788, ge=0, le=65535, description="`cx ingest`'s port")
     ingest_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="`cx ingest`: a larger request body is refused (413)")

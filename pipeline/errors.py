@@ -2,7 +2,7 @@
 says what the caller should do:
 
 - fix the input or configuration, then run again: `SettingsError`, `PolicyError`, `AlertsConfigError`,
-  `UnknownFormat`, `EngineMismatch` (an installed Faust or aiokafka that no longer fits);
+  `UnknownFormat`, `ReviewFileError`, `EngineMismatch` (an installed Faust or aiokafka that no longer fits);
 - retry later, nothing is wrong with the data: `StoreUnavailable`, `BrokerUnavailable`, `RetryLater`;
 - give up on this item, retrying will not help: `RowRejected` (the row goes to the DLQ), `GiveUp`
   (the notice is recorded as failed);

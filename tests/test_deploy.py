@@ -49,7 +49,9 @@ def test_kubernetes_manifests():
     assert set(ingest) == {"Deployment", "Service"}
     (front,) = ingest["Deployment"]["spec"]["template"]["spec"]["containers"]
     assert front["command"] == ["cx", "ingest"] and front["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert [e["name"] for e in front["env"]] == ["CX_INGEST_TOKENS"] and "secretKeyRef" in front["env"][0]["valueFrom"]
+    # Secrets from the cluster's secret, never from the config map: the tokens, and Chatwoot's secret if given.
+    assert [e["name"] for e in front["env"]] == ["CX_INGEST_TOKENS", "CX_INGEST_CHATWOOT_SECRET"]
+    assert all("secretKeyRef" in e["valueFrom"] for e in front["env"]) and front["env"][1]["valueFrom"]["secretKeyRef"]["optional"]
     (files,) = kustomization["configMapGenerator"]
     for entry in files["files"]:
         assert (DEPLOY / entry.split("=")[-1]).is_file(), entry

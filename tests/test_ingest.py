@@ -6,19 +6,19 @@ nothing is lost once the client sends again, and hostile bodies never get a 500.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import os
-import re
 import signal
-import subprocess
 import time
-from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from harness.processes import CX
+from harness.processes import ingest_service
 from pipeline.broker import LocalBroker, ensure_topics
 from pipeline.broker.topics import REVIEWS, TOUCHPOINTS
 from pipeline.config import Settings
@@ -30,30 +30,13 @@ from streams.worker import run_worker
 from tests.records import read_topic
 
 pytestmark = pytest.mark.e2e
-TOKENS = "crm=crm-secret-token,chat=chat-secret-token"
+TOKENS = "crm=crm-secret-token,chat=chat-secret-token,chatwoot=chatwoot-secret-token"
 CRM = {"Authorization": "Bearer crm-secret-token"}
 
 
-@contextmanager
 def ingest(settings: Settings, **env: str):
     """`cx ingest --port 0` for `settings`; yields its base URL."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CX_")} | {
-        "CX_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "CX_TOPIC_PREFIX": settings.topic_prefix,
-        "CX_INGEST_TOKENS": TOKENS, "COLUMNS": "300", **env,
-    }  # fmt: skip
-    proc = subprocess.Popen([CX, "ingest", "--port", "0"], env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        line = proc.stdout.readline()
-        found = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert found, f"cx ingest did not start: {line}{proc.stdout.read() if proc.poll() is not None else ''}"
-        yield found.group(0)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=30) == 0, proc.stdout.read()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    return ingest_service(settings.kafka_bootstrap, settings.topic_prefix, TOKENS, **env)
 
 
 def _lines(n: int, kind: str = "event_id") -> list[str]:
@@ -140,17 +123,31 @@ def test_hostile_bodies_never_get_a_500(settings):
         st.binary(max_size=300),
         st.text(max_size=200).map(str.encode),
         st.lists(st.dictionaries(st.sampled_from(["event_id", "case_id", "ts", "kind", "text", "x"]), st.one_of(st.none(), st.integers(), st.text(max_size=20)), max_size=6), max_size=5).map(lambda v: json.dumps(v).encode()),
+        st.fixed_dictionaries(  # Chatwoot-shaped
+            {"event": st.sampled_from(["message_created", "conversation_created", "conversation_status_changed", "conversation_updated"])},
+            optional={
+                "id": st.one_of(st.integers(), st.text(max_size=200)), "message_type": st.sampled_from(["incoming", "outgoing", 7]),
+                "created_at": st.one_of(st.integers(), st.floats(), st.text(max_size=30)), "content": st.text(max_size=50),
+                "sender": st.fixed_dictionaries({"type": st.sampled_from(["user", "contact"]), "id": st.integers()}),
+                "conversation": st.fixed_dictionaries({"id": st.integers(), "meta": st.just({"sender": {"id": 1}})}),
+                "changed_attributes": st.just([{"status": {"previous_value": "resolved", "current_value": "open"}}]),
+                "contact_inbox": st.fixed_dictionaries({"contact_id": st.integers()}), "updated_at": st.floats(),
+            },
+        ).map(lambda v: json.dumps(v).encode()),
     )
     with ingest(settings) as url, httpx.Client(base_url=url, headers=CRM, timeout=30) as client:
 
         @hsettings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
-        @given(body=texts, path=st.sampled_from(["/v1/touchpoints", "/v1/reviews"]))
+        @given(body=texts, path=st.sampled_from(["/v1/touchpoints", "/v1/reviews", "/v1/chatwoot"]))
         def post(body: bytes, path: str) -> None:
             answer = client.post(path, content=body)
             assert answer.status_code in (200, 429), (answer.status_code, answer.text)
             if answer.status_code == 200:
                 verdicts = answer.json()["events"]
-                assert len(verdicts) == len(split_body(body))
+                if path == "/v1/chatwoot":  # one payload: a touchpoint, a rejection, or ignored
+                    assert len(verdicts) == (0 if "ignored" in answer.json() else 1)
+                else:
+                    assert len(verdicts) == len(split_body(body))
 
         post()
 
@@ -168,3 +165,58 @@ def test_bodies_split_and_judge_as_the_worker_would():
     bucket = Bucket(rate=10)
     assert bucket.take(10, now=bucket.at) == 0 and bucket.take(5, now=bucket.at) == pytest.approx(0.5)
     assert bucket.take(5, now=bucket.at + 0.5) == 0  # refilled at 10 a second
+
+
+CHATWOOT = Path(__file__).parent / "data" / "chatwoot"
+
+
+def _signed(secret: str, body: bytes) -> dict[str, str]:
+    ts = str(int(time.time()))
+    digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Chatwoot-Timestamp": ts, "X-Chatwoot-Signature": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+def test_chatwoot_webhooks_give_the_case_rows_and_breaches_their_touchpoints_give(settings, clean_store):
+    """The fixtures of one Chatwoot conversation (opened, customer message, bot greeting, private note,
+    agent reply, reassignment, resolution, reopen) through `POST /v1/chatwoot`, signed as Chatwoot signs
+    them; beside them the touchpoints they map to, written out by hand, through `POST /v1/touchpoints`
+    as another case. One worker lands both: the two cases' rows and alerts are the same."""
+    ensure_topics(settings)
+    payloads = json.loads((CHATWOOT / "conversation.json").read_text(encoding="utf-8"))
+    contract = (CHATWOOT / "expected.jsonl").read_text(encoding="utf-8").replace('"chatwoot-', '"contract-')
+    secret = "chatwoot-webhook-secret"
+    with ingest(settings, CX_INGEST_CHATWOOT_SECRET=secret) as url, httpx.Client(base_url=url, timeout=30) as client:
+        answers = []
+        for payload in payloads:
+            body = json.dumps(payload, ensure_ascii=False).encode()
+            answers.append(client.post("/v1/chatwoot?token=chatwoot-secret-token", content=body, headers=_signed(secret, body)))
+        body = json.dumps(payloads[1]).encode()
+        unsigned = client.post("/v1/chatwoot?token=chatwoot-secret-token", content=body)
+        forged = client.post("/v1/chatwoot?token=chatwoot-secret-token", content=body, headers=_signed("guess", body))
+        broken = b'{"event": "message_created", "id": 9, "message_type": "incoming"}'
+        unmapped = client.post("/v1/chatwoot?token=chatwoot-secret-token", content=broken, headers=_signed(secret, broken))
+        by_hand = client.post("/v1/touchpoints", content=contract, headers=CRM)
+    assert [a.status_code for a in answers] == [200] * len(payloads)
+    assert sum(a.json()["accepted"] for a in answers) == 9 and sum("ignored" in a.json() for a in answers) == 5
+    assert (unsigned.status_code, forged.status_code) == (401, 401) and "does not match" in forged.json()["error"]
+    assert unmapped.status_code == 200 and "without its conversation" in unmapped.json()["events"][0]["reason"]
+    assert by_hand.status_code == 200 and by_hand.json()["accepted"] == 9
+
+    store, progress = clean_store, Progress()
+
+    async def settled(app) -> bool:
+        return progress.caught_up(9 + 1 + 9)
+
+    asyncio.run(asyncio.wait_for(run_worker(settings, store, until=settled, poll=0.2, progress=progress), 180))
+    columns, rows = store.query("SELECT * EXCEPT (case_id) FROM cx.v_cases WHERE case_id IN ('chatwoot-42', 'contract-42') ORDER BY case_id")
+    cases = [{c: (v.replace("contract-", "chatwoot-") if isinstance(v, str) else v) for c, v in zip(columns, row)} for row in rows]
+    assert len(cases) == 2 and cases[0] == cases[1]
+    got = cases[0]
+    assert (got["status"], got["handoffs"], got["reopens"], got["messages"], got["replies"]) == ("open", 1, 1, 3, 2)
+    assert (got["agent_id"], got["department"], got["first_response_ms"]) == ("chatwoot-agent-12", "物流售后", 115_000)
+    alerts = "SELECT case_id, rule, status, started_at, deadline, ended_at, limit_ms FROM cx.v_alerts WHERE case_id = {c:String} ORDER BY rule, status, deadline"
+    chatwoot_alerts = [row[1:] for row in store.query(alerts, {"c": "chatwoot-42"})[1]]
+    assert chatwoot_alerts == [row[1:] for row in store.query(alerts, {"c": "contract-42"})[1]]
+    assert ("first_response", "breach") in {(r, s) for r, s, *_ in chatwoot_alerts}  # 115 s for a 60 s chat reply
+    (_, dlq) = store.query("SELECT reason FROM cx.v_dlq")
+    assert len(dlq) == 1  # the unmapped payload is kept, with the contract's reason

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.cli import alerts, dashboards, sla, text
+from pipeline.cli import alerts, dashboards, imports, sla, text
 from pipeline.config import Settings, SettingsError
 
 app = typer.Typer(
@@ -177,7 +177,7 @@ def ingest(
     port: Annotated[int | None, typer.Option(help="Port (default: CX_INGEST_PORT; 0: a free one)")] = None,
     host: Annotated[str | None, typer.Option(help="Address to bind (default: CX_INGEST_HOST, loopback)")] = None,
 ) -> None:
-    """Serve POST /v1/touchpoints and /v1/reviews: events to Kafka, answered once the broker holds them."""
+    """Serve POST /v1/touchpoints, /v1/reviews and /v1/chatwoot: events to Kafka, answered once the broker holds them."""
     from pipeline.broker.exceptions import BrokerUnavailable
     from pipeline.ingest.service import parse_tokens, serve
 
@@ -455,6 +455,7 @@ app.add_typer(text.app, name="text")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(sla.app, name="sla")
+app.add_typer(imports.app, name="import")
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ the stream, and it enforces a body limit before reading a body whole.
 - `POST /v1/touchpoints`, `POST /v1/reviews`: a JSON object, a JSON array or NDJSON. 200 with one
   entry per event (`accepted`, or `rejected` with the worker's reason) once the broker acknowledged
   every event sent; rejected events are sent too, so the worker dead-letters them into `cx.dlq`.
+- `POST /v1/chatwoot`: one Chatwoot webhook payload, mapped to touchpoints (`pipeline.ingest.chatwoot`);
+  with `CX_INGEST_CHATWOOT_SECRET` set, Chatwoot's signature is required too.
 - Authentication per source: `Authorization: Bearer TOKEN`, or `?token=TOKEN` for senders that only
   take a URL; tokens from `CX_INGEST_TOKENS` (never logged). 401 otherwise.
 - 413 over `CX_INGEST_MAX_BODY_BYTES`; 429 with `Retry-After` over a source's
@@ -14,23 +16,25 @@ the stream, and it enforces a body limit before reading a body whole.
   `CX_INGEST_ACK_TIMEOUT` (resend the request: events are identified by their ids, so a resent one
   shows once in the views).
 - `GET /healthz` (the process answers), `GET /readyz` (a broker answers), `GET /metrics`
-  (Prometheus text: requests by source and status, events accepted and rejected).
+  (Prometheus text: requests by source and status, events accepted, rejected and ignored).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
 from pipeline.config import Settings
-from pipeline.ingest.body import TOPICS, Kind, judge_body
+from pipeline.ingest import chatwoot
+from pipeline.ingest.body import TOPICS, Event, Kind, judge, judge_body
 from pipeline.ingest.producer import AckingProducer, NotAcknowledged
 
 log = logging.getLogger("cx.ingest")
@@ -99,6 +103,7 @@ class Ingest:
         app = web.Application(client_max_size=self.settings.ingest_max_body_bytes, middlewares=[self._count])
         app.router.add_post("/v1/touchpoints", self._events("touchpoints"))
         app.router.add_post("/v1/reviews", self._events("reviews"))
+        app.router.add_post("/v1/chatwoot", self.chatwoot)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics)
@@ -121,7 +126,43 @@ class Ingest:
         return handle
 
     async def take(self, kind: Kind, request: web.Request) -> web.Response:
-        """One request of events: authenticate, read, judge, pace, send, answer."""
+        """One request of events in our contract: authenticate, read, judge, then deliver."""
+        source = self.authenticate(request)
+        body = await self.read(request)
+        return await self.deliver(source, kind, judge_body(kind, body))
+
+    async def chatwoot(self, request: web.Request) -> web.Response:
+        """One Chatwoot webhook: authenticate (token, and signature when a secret is set), map, deliver."""
+        source = self.authenticate(request)
+        body = await self.read(request)
+        secret = self.settings.ingest_chatwoot_secret
+        if secret is not None and secret.get_secret_value():  # empty: unset (compose's `${VAR:-}`)
+            wrong = chatwoot.verify_signature(
+                secret.get_secret_value(),
+                body,
+                request.headers.get("X-Chatwoot-Timestamp"),
+                request.headers.get("X-Chatwoot-Signature"),
+                time.time(),
+            )
+            if wrong:
+                raise web.HTTPUnauthorized(text=json.dumps({"error": wrong}), content_type="application/json")
+        try:
+            mapped = chatwoot.map_payload(chatwoot.parse(body), source)
+        except chatwoot.NotMapped as exc:
+            unmapped = judge("touchpoints", 0, body)
+            if unmapped.accepted:  # a touchpoint posted here by mistake: not sent, the sender keeps it
+                unmapped = replace(unmapped, sendable=False, reason="a touchpoint, not a Chatwoot payload: POST it to /v1/touchpoints")
+            else:  # sent as it came, so the worker dead-letters it (into cx.dlq) and nothing disappears
+                unmapped = replace(unmapped, reason=f"Chatwoot payload not mapped: {exc}")
+            return await self.deliver(source, "touchpoints", [unmapped])
+        if mapped.ignored:
+            self.events[(source, "touchpoints", "ignored")] += 1
+            return web.json_response({"event": mapped.event, "accepted": 0, "rejected": 0, "ignored": mapped.ignored, "events": []})
+        events = [judge("touchpoints", i, json.dumps(tp, ensure_ascii=False).encode()) for i, tp in enumerate(mapped.touchpoints)]
+        return await self.deliver(source, "touchpoints", events, {"event": mapped.event})
+
+    def authenticate(self, request: web.Request) -> str:
+        """The request's source, or 401."""
         source = self.source_of(request)
         if source is None:
             raise web.HTTPUnauthorized(
@@ -130,8 +171,12 @@ class Ingest:
                 headers={"WWW-Authenticate": 'Bearer realm="cx-ingest"'},
             )
         request["source"] = source
+        return source
+
+    async def read(self, request: web.Request) -> bytes:
+        """The whole body, or 413 over the limit."""
         try:
-            body = await request.read()
+            return await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise web.HTTPRequestEntityTooLarge(
                 max_size=self.settings.ingest_max_body_bytes,
@@ -139,7 +184,9 @@ class Ingest:
                 text=f'{{"error": "the body is over {self.settings.ingest_max_body_bytes} bytes: send fewer events per request"}}',
                 content_type="application/json",
             ) from None
-        events = judge_body(kind, body)
+
+    async def deliver(self, source: str, kind: Kind, events: list[Event], answer: dict | None = None) -> web.Response:
+        """Pace, send and answer: 200 with a verdict per event once the broker holds every sendable one."""
         bucket = self.buckets.setdefault(source, Bucket(self.settings.ingest_rate_per_second))
         wait = bucket.take(len(events))
         if wait:
@@ -165,7 +212,7 @@ class Ingest:
             {"index": e.index, "status": "accepted"} if e.accepted else {"index": e.index, "status": "rejected", "reason": e.reason}
             for e in events
         ]
-        return web.json_response({"accepted": accepted, "rejected": len(events) - accepted, "events": results})
+        return web.json_response({**(answer or {}), "accepted": accepted, "rejected": len(events) - accepted, "events": results})
 
     async def healthz(self, request: web.Request) -> web.Response:
         """The process answers."""
