@@ -227,7 +227,7 @@ class _Conversation:
             "actor": actor.value,
             "ts": ts.isoformat().replace("+00:00", "Z"),
             "priority": self.priority.value,
-            "attrs": {"source": self.source, "chatwoot_inbox_id": self.inbox_id, **(extra or {})},
+            "attrs": {"source": self.source, **({"chatwoot_inbox_id": self.inbox_id} if self.inbox_id is not None else {}), **(extra or {})},
         }
         if agent_id is not None:
             tp["agent_id"] = agent_id
