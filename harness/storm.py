@@ -68,8 +68,15 @@ class StormResult:
     # the alerts it hears of into its own store too.
     alerts_decided_differently: int
     breaches_told: int  # distinct breaches the webhook received
-    breaches_untold: int  # breaches in the stores the webhook never received (must be 0)
-    breaches_without_ledger_row: int  # breaches no store's notice ledger holds as delivered
+    # Breaches in the stores the webhook never received (must be 0). A breach retracted while its
+    # notice still waited for a slot is rightly never sent: those are counted apart.
+    breaches_untold: int
+    breaches_without_ledger_row: int  # the same breaches that no store's notice ledger holds as delivered
+    breaches_retracted_untold: int = 0  # retracted before their notice went out: told neither (by design)
+    # Breaches told, then retracted, without the 误报撤回 notice. Not 0 here: each worker has its own
+    # embedded store, and the notifier that hears of the retraction asks its own ledger whether the
+    # breach was told; with one ClickHouse (production) every notifier sees every delivery.
+    retractions_untold: int = 0
     notices_received: int  # distinct deliveries (X-CX-Delivery-Id) the webhook accepted
     repeated_notices: int  # deliveries the webhook got again (same id: a handover before the ledger held it)
     longest_stall: Stall | None  # the longest stretch of a partition with unread events and no commit
@@ -264,7 +271,9 @@ def run_storm(
     for store in rows.values():
         for kind, key, status in store:
             per[kind][(key, status)] += 1
-    breaches = {k for k in per["al"] if k[1] == "breach"}
+    retracted = {alert for alert, status in per["al"] if status == "retracted"}
+    breaches = {k for k in per["al"] if k[1] == "breach" and k[0] not in retracted}
+    false_breaches = {k for k in per["al"] if k[1] == "breach" and k[0] in retracted}
     return StormResult(
         events_sent=sent.total, touchpoints_fed=sent.touchpoints, reviews_fed=sent.reviews, invalid_fed=sent.invalid,
         membership_changes=changes, touchpoints=len(per["tp"]), reviews=len(per["rv"]), dlq=len(per["dl"]),
@@ -272,6 +281,8 @@ def run_storm(
         alerts=len(per["al"]), alerts_decided_differently=len(per["ad"]) - len(per["al"]),
         breaches_told=len({k for k in told if k[1] == "breach"}), breaches_untold=len(breaches - told),
         breaches_without_ledger_row=len(breaches - set(per["nt"])),
+        breaches_retracted_untold=len(false_breaches - told),
+        retractions_untold=sum(1 for alert, _ in false_breaches & told if (alert, "retracted") not in told),
         notices_received=received, repeated_notices=repeated,
         longest_stall=watch.longest, stalls_over_30s=sorted(watch.over.values(), key=lambda s: -s.seconds),
         seconds=round(time.monotonic() - started, 1),

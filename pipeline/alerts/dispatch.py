@@ -91,20 +91,22 @@ class Dispatcher:
         return keys
 
     def _retract(self, alert: Alert, item: Callable[[str, str], Item]) -> list[Key]:
-        """A false breach: whoever was sent it (or its escalation) hears once that it was false; a
-        breach notice still waiting for a slot is not sent at all."""
+        """A false breach: whoever was sent it, or is being sent it now, hears once that it was false
+        (the retraction queues behind the notice in flight); a notice still waiting for a slot is
+        not sent at all."""
         keys: list[Key] = []
         for sub in self.subscribers.subscribers:
             if not sub.wants(alert.rule, alert.channel, alert.department, alert.priority):
                 continue
-            told = [sub]
-            if sub.escalate_to is not None and Key(alert.alert_id, "escalation", sub.escalate_to) in self.settled:
-                told.append(self.subscribers.get(sub.escalate_to))
-            for who in told:
-                breach = Key(alert.alert_id, "breach", who.name)
-                if self._unsend(who, breach):
+            told = [(sub, Key(alert.alert_id, "breach", sub.name))]
+            if sub.escalate_to is not None:
+                told.append((self.subscribers.get(sub.escalate_to), Key(alert.alert_id, "escalation", sub.escalate_to)))
+            for who, key in told:
+                if self._unsend(who, key):
                     continue
-                if breach in self.settled or who is not sub:
+                # Settled: delivered (or given up on). Still open but not queued: handed out by
+                # `due` and not yet delivered (escalations not yet due were cancelled above).
+                if key in self.settled or key in self.open:
                     keys += self._enqueue(who, item("retracted", who.name))
         return keys
 

@@ -65,9 +65,9 @@ class LandingAgent:
             await self.app.crash(exc)  # a failed commit has crashed the worker already: no-op then
 
     async def on_revoked(self, revoked: set) -> None:
-        """Partitions leave: let the batches in flight commit, so their acks are in the handover's
-        commit. What is held back for a larger batch is landed as usual: the consumer counts it as
-        read, and a message dropped here could be skipped for good if its partition stays."""
+        """Partitions leave: let the batches in flight commit before they move (no offset commit
+        here: Faust has dropped the leaving partitions' acks; the next owner redoes what was acked
+        since the last one). What is held back for a larger batch is landed as usual."""
         self.first_after_handover = True
         await self.commits.drained()
 

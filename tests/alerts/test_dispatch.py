@@ -155,6 +155,19 @@ def test_a_retraction_reaches_whoever_was_sent_the_breach_once_and_unsends_a_que
     assert d.offer(make_alert(1, status="retracted")) == [] and d.due(1200.0, None) == [], "told once"
 
 
+def test_a_retraction_of_a_breach_being_sent_follows_it():
+    """A burst of breaches drains slowly; a breach already handed out (not yet delivered) when its
+    retraction comes is still told, so the retraction must follow it."""
+    d = Dispatcher(subscribers(ONE.format(rate=100)))
+    first = make_alert(1)
+    d.offer(first)
+    (in_flight,) = d.due(1000.0, None)  # handed to the sender, not delivered yet
+    assert d.offer(make_alert(1, status="retracted")) == [Key(first.alert_id, "retracted", "ops")]
+    d.settle(in_flight.keys)
+    (after,) = d.due(1001.0, None)
+    assert (after.kind, sent_alerts([after])) == ("retracted", [first.alert_id])
+
+
 def test_a_retraction_cancels_the_escalation_and_tells_whoever_heard_of_it():
     d = Dispatcher(subscribers(ESCALATING))
     breach = make_alert(1)
@@ -166,6 +179,19 @@ def test_a_retraction_cancels_the_escalation_and_tells_whoever_heard_of_it():
     d.offer(make_alert(1, status="retracted"))
     notices = d.due(1100.0, breach.deadline + timedelta(minutes=30))
     assert sorted((n.kind, n.subscriber.name) for n in notices) == [("retracted", "duty"), ("retracted", "leads")]
+
+
+def test_an_escalation_waiting_for_a_slot_is_taken_back_by_the_retraction():
+    d = Dispatcher(subscribers(ESCALATING.replace("    rules: [resolution]", "    rules: [resolution]\n    rate_limit_per_minute: 1")))
+    other, breach = make_alert(2, rule="resolution"), make_alert(1)
+    d.offer(other)
+    d.offer(breach)
+    d.settle([k for n in d.due(1000.0, None) for k in n.keys])  # duty's one notice this minute: `other`
+    assert d.due(1001.0, breach.detected_at + timedelta(minutes=16)) == [], "the escalation waits for duty's next slot"
+    assert d.offer(make_alert(1, status="retracted")) == [Key(breach.alert_id, "retracted", "leads")]
+    later = d.due(1100.0, breach.detected_at + timedelta(minutes=30))
+    told = {(n.kind, n.subscriber.name) for n in later if breach.alert_id in sent_alerts([n])}
+    assert told == {("retracted", "leads")}, "duty is never sent the escalation, nor its retraction"
 
 
 def test_a_long_running_dispatcher_remembers_a_bounded_number_of_settled_keys():
