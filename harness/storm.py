@@ -72,15 +72,15 @@ class StormResult:
     # notice still waited for a slot is rightly never sent: those are counted apart.
     breaches_untold: int
     breaches_without_ledger_row: int  # the same breaches that no store's notice ledger holds as delivered
+    notices_received: int  # distinct deliveries (X-CX-Delivery-Id) the webhook accepted
+    repeated_notices: int  # deliveries the webhook got again (same id: a handover before the ledger held it)
+    longest_stall: Stall | None  # the longest stretch of a partition with unread events and no commit
+    stalls_over_30s: list[Stall] = field(default_factory=list)
     breaches_retracted_untold: int = 0  # retracted before their notice went out: told neither (by design)
     # Breaches told, then retracted, without the 误报撤回 notice. Not 0 here: each worker has its own
     # embedded store, and the notifier that hears of the retraction asks its own ledger whether the
     # breach was told; with one ClickHouse (production) every notifier sees every delivery.
     retractions_untold: int = 0
-    notices_received: int  # distinct deliveries (X-CX-Delivery-Id) the webhook accepted
-    repeated_notices: int  # deliveries the webhook got again (same id: a handover before the ledger held it)
-    longest_stall: Stall | None  # the longest stretch of a partition with unread events and no commit
-    stalls_over_30s: list[Stall] = field(default_factory=list)
     seconds: float = 0.0
 
 
