@@ -33,7 +33,8 @@ def main() -> None:
         with work_dir(keep) as workdir, LocalBroker(log=workdir / "broker.log") as broker:
             result = run_storm(broker.bootstrap, workdir, args.events, args.changes, seed=args.seed + run,
                                feed_seconds=args.feed_seconds, burner=not args.no_burner)  # fmt: skip
-        print(f"rebalance storm {run + 1}/{args.runs}: three workers joining and leaving, a CPU burner beside them")
+        beside = "no CPU burner" if args.no_burner else "a CPU burner beside them"
+        print(f"rebalance storm {run + 1}/{args.runs} (seed {args.seed + run}): three workers joining and leaving, {beside}")
         for name, value in asdict(result).items():
             print(f"  {name:22} {value}")
 
