@@ -14,7 +14,8 @@ Variants, all fitted on the same split (`is_held_out`, 15%) and the same LOSO fo
 - `ngram`: today's model (`pipeline.text.training.train`: NB-LR + TF-IDF LR on character n-grams);
 - `ngram+USE`, `ngram+e5`: one logistic regression on today's TF-IDF n-gram features beside the
   encoder's sentence vector (frozen; scaled so both blocks weigh alike);
-- `USE`, `e5`: the sentence vector alone.
+- `USE`, `e5`: the sentence vector alone;
+- the control: the stacked model's n-gram half alone (what the encoder's vector adds is the difference).
 Prints accuracy per variant on the held-out split and per LOSO source, the encoder's texts/s on this
 machine, the process's peak RSS and the model file's size. Embeddings are cached under .cx/spike/.
 """
@@ -148,6 +149,13 @@ def main() -> None:
     if args.e5_python:
         encoders["e5"] = e5_vectors(texts, args.e5_python)
     rows = [evaluate("ngram", ngram, docs, held)]
+    nothing = np.zeros((len(texts), 1), dtype=np.float32)  # the control: the stacked model's n-gram half alone
+
+    def control(train_idx: list[int]) -> Callable[[list[int]], float]:
+        model = Stacked(True).fit([texts[i] for i in train_idx], nothing[train_idx], [labels[i] for i in train_idx])
+        return lambda idx: model.accuracy([texts[i] for i in idx], nothing[idx], [labels[i] for i in idx])
+
+    rows.append(evaluate("ngram TF-IDF LR alone (control)", control, docs, held))
     for enc, (vectors, _rate) in encoders.items():
         for with_ngrams in (True, False):
 

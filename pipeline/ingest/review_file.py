@@ -73,7 +73,7 @@ class Row:
 
 
 def parse_map(spec: str) -> dict[str, str]:
-    """`field=column,...` as field -> column; an unknown field or a malformed entry is an ReviewFileError."""
+    """`field=column,...` as field -> column; an unknown field or a malformed entry is a ReviewFileError."""
     columns: dict[str, str] = {}
     for entry in filter(None, (e.strip() for e in spec.split(","))):
         name, sep, column = entry.partition("=")
