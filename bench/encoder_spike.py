@@ -34,9 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.text.normalize import clean, for_scoring
-from pipeline.text.sentiment import features
-from pipeline.text.training import Document, corpus, is_held_out, measure, read_folder, train
+from pipeline.text.training import Document, class_weights, corpus, feature_lists, is_held_out, measure, read_folder, train
 
 CACHE = Path(".cx/spike")
 E5_SCRIPT = """
@@ -97,18 +95,17 @@ class Stacked:
         blocks = []
         if self.with_ngrams:
             self.vectorizer = TfidfVectorizer(analyzer=list, min_df=10, binary=True)
-            blocks.append(self.vectorizer.fit_transform([sorted(features(for_scoring(clean(t)))) for t in texts]))
+            blocks.append(self.vectorizer.fit_transform(feature_lists(texts)))
         self.scale = 1.0 / (np.linalg.norm(vectors, axis=1).mean() or 1.0)
         blocks.append(sp.csr_matrix(vectors * self.scale))
-        balance = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
         self.model = LogisticRegression(C=self.c, solver="liblinear", random_state=0, max_iter=2000)
-        self.model.fit(sp.hstack(blocks).tocsr(), y, sample_weight=balance)
+        self.model.fit(sp.hstack(blocks).tocsr(), y, sample_weight=class_weights(y))
         return self
 
     def accuracy(self, texts: list[str], vectors: np.ndarray, labels: list[int]) -> float:
         import scipy.sparse as sp
 
-        blocks = [self.vectorizer.transform([sorted(features(for_scoring(clean(t)))) for t in texts])] if self.with_ngrams else []
+        blocks = [self.vectorizer.transform(feature_lists(texts))] if self.with_ngrams else []
         blocks.append(sp.csr_matrix(vectors * self.scale))
         predicted = self.model.predict(sp.hstack(blocks).tocsr())
         return float((predicted == np.asarray(labels)).mean())

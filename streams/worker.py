@@ -225,7 +225,7 @@ async def _stopped(app: faust.App, what: str) -> None:
         log.warning("%s did not stop within %.0f s (its group is still rebalancing?): leaving anyway", what, STOP_SECONDS)
 
 
-async def _commit_acked(app: faust.App, *args, **kwargs) -> None:
+async def _commit_acked(app: faust.App) -> None:
     """Commit the acked offsets now (Faust commits them only on its timer)."""
     # Faust's commit, finding its timer's commit running, waits for that one and returns without
     # committing (False): the acks made since would not be committed. Commit again then (False also

@@ -251,23 +251,22 @@ def map_rows(table: Table, columns: Mapping[str, int], channel: Channel, source:
         if not text:
             yield Row(line, None, "no review text")
             continue
+        ts_text = ts.isoformat()
+        customer = _text(cell("customer_id"))
+        # Ids the export lacks come from the row's content: importing the file again sends the same events.
+        digest = hashlib.sha256(json.dumps([source, customer or "", text, ts_text], ensure_ascii=False).encode()).hexdigest()[:20]
         review: dict[str, Any] = {
-            "review_id": _text(cell("review_id")) or "",
-            "customer_id": _text(cell("customer_id")) or "",
+            "review_id": _text(cell("review_id")) or f"{source}-{digest}",
+            "customer_id": customer or f"{source}-anonymous-{digest}",
             "channel": _text(cell("channel")) or channel.value,
-            "rating": rating,
             "text": text,
-            "ts": ts.isoformat(),
+            "ts": ts_text,
             "source": _text(cell("source")) or source,
         }
-        # Ids the export lacks come from the row's content: importing the file again sends the same events.
-        digest = hashlib.sha256(json.dumps([source, review["customer_id"], text, review["ts"]], ensure_ascii=False).encode()).hexdigest()[:20]
-        review["review_id"] = review["review_id"] or f"{source}-{digest}"
-        review["customer_id"] = review["customer_id"] or f"{source}-anonymous-{digest}"
+        if rating is not None:
+            review["rating"] = rating
         if case_id := _text(cell("case_id")):
             review["case_id"] = case_id
-        if rating is None:
-            del review["rating"]
         value = json.dumps(review, ensure_ascii=False).encode()
         verdict = judge("reviews", line, value)
         yield Row(line, review, verdict.reason, value, verdict.key)

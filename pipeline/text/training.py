@@ -118,6 +118,18 @@ def is_held_out(text: str, share: float) -> bool:
     return int.from_bytes(digest, "big") / 2**32 < share
 
 
+def feature_lists(texts: Sequence[str]) -> list[list[str]]:
+    """Each text's scoring features, sorted (the documents the vectorizers read)."""
+    return [sorted(features(for_scoring(clean(t)))) for t in texts]
+
+
+def class_weights(y):
+    """Per-document weights that make both classes weigh the same."""
+    import numpy as np
+
+    return np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
+
+
 def train(docs: Sequence[str], labels: Sequence[int], config: TrainConfig = TrainConfig()) -> SentimentModel:
     """Fit both linear models on documents (plus the CX lexicon); deterministic."""
     import numpy as np
@@ -132,12 +144,12 @@ def train(docs: Sequence[str], labels: Sequence[int], config: TrainConfig = Trai
     y = np.asarray(list(labels) + extra_labels)
     if y.min() == y.max():
         raise ValueError("need both positive and negative documents")
-    feats = [sorted(features(for_scoring(clean(d)))) for d in texts]
+    feats = feature_lists(texts)
     vectorizer = TfidfVectorizer(analyzer=list, min_df=config.min_df, binary=True)
     tfidf = vectorizer.fit_transform(feats)
     binary = (tfidf > 0).astype(np.float64)
     # Classes weigh the same: the sets' 2:1 and 1:2 priors must not leak into a customer's share.
-    balance = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
+    balance = class_weights(y)
 
     # Naive Bayes log-ratios (add-one, as snownlp's AddOneProb) scale the binary features.
     pos = np.asarray(binary[y == 1].sum(axis=0)).ravel() + 1.0
