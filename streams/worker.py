@@ -213,6 +213,10 @@ class Worker:
             await _commit_acked(app)
         except Exception as exc:  # leaving anyway: the next owner redoes what was not committed
             log.warning("offsets not committed before leaving: %r", exc)
+        # No agent acks any more. Faust's stop, and a rebalance that begins while it stops, would
+        # wait for the messages fetched but never taken: forever, with the consumer's thread stuck in
+        # the revocation so that the process cannot exit. Their next owner reads them again.
+        app.conf.stream_wait_empty = False
 
 
 async def _stopped(app: faust.App, what: str) -> None:
