@@ -86,7 +86,7 @@ def main() -> None:
         command = [args.python, "-m", "bench.e5_weights", "--docs", str(docs_path), "--tokens", str(tokens_path), "--trained", str(CACHE / f"{stem}.npz")]
         scored = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
         print(json.dumps({"numpy": scored}), flush=True)
-        numpy_rate = f"{scored['texts_per_s']:,.0f} ({scored['trained_mb_float32']:.0f} MB + frozen words)"
+        numpy_rate = f"{scored['texts_per_s']:,.0f} texts/s in numpy (layers {scored['trained_mb_float32']:.0f} MB in float32, beside the frozen word table)"
     sources = [f for f in folds if f != "held_out"]
     print(f"\n| variant | held-out | {' | '.join(sources)} | LOSO mean |")
     print("|---|---|" + "---|" * (len(sources) + 1))
@@ -95,7 +95,7 @@ def main() -> None:
         print(f"| {name} | {acc.get('held_out', float('nan')):.4f} | {' | '.join(f'{acc[s]:.4f}' for s in sources)} | {loso} |")
     held = reports.get("held_out", {})
     print(f"\nfine-tuning (held-out fold): {held.get('train_s', '?')} s for {held.get('steps', '?')} steps on this machine; "
-          f"scoring {held.get('test_texts_per_s', '?')} texts/s in JAX, {numpy_rate or '?'} texts/s in numpy; "
+          f"scoring {held.get('test_texts_per_s', '?')} texts/s in JAX, {numpy_rate or 'numpy not timed'}; "
           f"trainer peak RSS {max(r['peak_rss_mb'] for r in reports.values())} MB")
 
 
