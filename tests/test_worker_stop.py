@@ -1,10 +1,10 @@
 """A worker told to stop while it holds a fetched backlog leaves promptly (real broker, `cx worker`).
 
 Its agents let every batch they took commit and stop taking; Faust's own stop must then not wait for
-the messages fetched but never taken: nothing acks them any more, so it would wait out the worker's
-whole stop bound, and a rebalance beginning meanwhile (another worker joining) once kept the
-consumer's thread in the revocation and the process from exiting at all. What was not taken is
-read again by the next owner, which the second run checks: every event lands.
+the messages fetched but never taken: nothing acks them any more, so it waited forever (the stop's
+30 s bound could not cut that wait), and a rebalance beginning meanwhile ran the same wait in the
+consumer's thread. What was not taken is read again by the next owner, which the restarts check:
+every event lands.
 """
 
 from __future__ import annotations
