@@ -25,27 +25,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench.e5_weights import LAYER_TENSORS, E5Weights, batches, encoder_tensors, open_model, pad, tokenize
+from bench.e5_weights import LAYER_TENSORS, E5Weights, batches, encoder_tensors, layer_count, open_model, pad, tokenize
+
+
+def _nested(flat: dict[str, np.ndarray]) -> dict:
+    """Tensors named as `encoder_tensors` names them -> the tree the model takes (layers as a list)."""
+    params = {k: v for k, v in flat.items() if not k.startswith("layers/")}
+    params["layers"] = [{name: flat[f"layers/{layer}/{name}"] for name in LAYER_TENSORS} for layer in range(layer_count(flat))]
+    return jax.tree_util.tree_map(jnp.asarray, params)
 
 
 def initial_params(w: E5Weights, layers: int, seed: int) -> dict:
     """The pretrained encoder's first `layers` layers and a fresh two-class head."""
-    flat = encoder_tensors(w, layers)
-    params = {k: v for k, v in flat.items() if not k.startswith("layers/")}
-    params["layers"] = [{name: flat[f"layers/{layer}/{name}"] for name in LAYER_TENSORS} for layer in range(layers)]
     rng = np.random.default_rng(seed)
-    params["head_w"] = (rng.standard_normal((w.hidden, 2)) * 0.02).astype(np.float32)
-    params["head_b"] = np.zeros(2, np.float32)
-    return jax.tree_util.tree_map(jnp.asarray, params)
+    head = {"head_w": (rng.standard_normal((w.hidden, 2)) * 0.02).astype(np.float32), "head_b": np.zeros(2, np.float32)}
+    return _nested(encoder_tensors(w, layers) | head)
 
 
 def saved_params(path: Path) -> dict:
-    """Weights written by --save, nested again as `initial_params` builds them."""
-    flat = dict(np.load(path))
-    params = {k: v for k, v in flat.items() if not k.startswith("layers/")}
-    layers = len({k.split("/")[1] for k in flat if k.startswith("layers/")})
-    params["layers"] = [{name: flat[f"layers/{layer}/{name}"] for name in LAYER_TENSORS} for layer in range(layers)]
-    return jax.tree_util.tree_map(jnp.asarray, params)
+    """Weights written by --save."""
+    return _nested(dict(np.load(path)))
 
 
 def _ln(x, weight, bias, eps=1e-12):

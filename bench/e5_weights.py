@@ -213,6 +213,11 @@ def encoder_tensors(w: E5Weights, layers: int | None = None) -> dict[str, np.nda
     return out
 
 
+def layer_count(t: dict[str, np.ndarray]) -> int:
+    """How many encoder layers a set of tensors named as `encoder_tensors` names them holds."""
+    return len({k.split("/")[1] for k in t if k.startswith("layers/")})
+
+
 def gelu_tanh(x: np.ndarray) -> np.ndarray:
     """GELU in its tanh form (numpy has no erf; within 1e-3 of the exact one)."""
     return 0.5 * x * (1 + np.tanh(0.7978845608 * (x + 0.044715 * x * x * x)))
@@ -237,7 +242,7 @@ def pool(t: dict[str, np.ndarray], words: np.ndarray, ids: np.ndarray, mask: np.
     def split(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a.reshape(batch, length, heads, head).transpose(0, 2, 1, 3))
 
-    for layer in range(len({k.split("/")[1] for k in t if k.startswith("layers/")})):
+    for layer in range(layer_count(t)):
         p = f"layers/{layer}/"
         q, k, v = (split(x @ t[p + n + ".w"].T + t[p + n + ".b"]) for n in ("q", "k", "v"))
         # einsum: numpy's stacked matmul over 768 small matrices is several times slower
@@ -273,7 +278,7 @@ def pad(tokens: list[list[int]], max_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Ids and mask padded to the smallest bucket that fits the longest (cut to `max_len`: head and </s>)."""
     cut = [t if len(t) <= max_len else t[: max_len - 1] + t[-1:] for t in tokens]
     length = next(b for b in BUCKETS if b >= max(map(len, cut)))
-    ids = np.ones((len(cut), length), np.int32)  # 1 = <pad>; masked anyway
+    ids = np.ones((len(cut), length), np.int32)  # any row will do: masked
     mask = np.zeros((len(cut), length), np.float32)
     for i, t in enumerate(cut):
         ids[i, : len(t)], mask[i, : len(t)] = t, 1
